@@ -1,0 +1,131 @@
+"""Cross-entity rules of an instance: unique ids, references, the current placement's capacity.
+
+Each rule yields ``(location, message)`` where the location is the pydantic-style path of the
+offending value, so the loader can point at the JSON field or the CSV line. A job that can
+never fit is *not* an input error: the model reports it unplaced with its reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterator
+
+from .nodes import generated_node_ids, node_info_by_id
+from .schema import Instance
+
+Problem = tuple[tuple, str]
+
+_ID_TABLES = ("gpu_types", "sites", "pods", "node_pools", "nodes", "tenants", "jobs")
+
+
+def first_problem(instance: Instance) -> Problem | None:
+    for problem in all_problems(instance):
+        return problem
+    return None
+
+
+def all_problems(instance: Instance) -> Iterator[Problem]:
+    yield from _duplicate_ids(instance)
+    yield from _topology_references(instance)
+    yield from _listed_nodes(instance)
+    yield from _job_references(instance)
+    yield from _current_placements(instance)
+
+
+def _duplicate_ids(instance: Instance) -> Iterator[Problem]:
+    for table in _ID_TABLES:
+        seen: set[str] = set()
+        for i, record in enumerate(getattr(instance, table)):
+            if record.id in seen:
+                yield (table, i, "id"), f"duplicate id '{record.id}' in {table}"
+            seen.add(record.id)
+
+
+def _topology_references(instance: Instance) -> Iterator[Problem]:
+    sites = {site.id for site in instance.sites}
+    pod_site = {pod.id: pod.site for pod in instance.pods}
+    gpu_types = {gpu.id for gpu in instance.gpu_types}
+    for i, pod in enumerate(instance.pods):
+        if pod.site not in sites:
+            yield ("pods", i, "site"), f"unknown site '{pod.site}'"
+    for i, pool in enumerate(instance.node_pools):
+        if pool.pod not in pod_site:
+            yield ("node_pools", i, "pod"), f"unknown pod '{pool.pod}'"
+        elif pool.site is not None and pool.site != pod_site[pool.pod]:
+            yield ("node_pools", i, "site"), (
+                f"site '{pool.site}' but pod '{pool.pod}' is in site '{pod_site[pool.pod]}'"
+            )
+        if pool.gpu_type not in gpu_types:
+            yield ("node_pools", i, "gpu_type"), f"unknown GPU type '{pool.gpu_type}'"
+
+
+def _listed_nodes(instance: Instance) -> Iterator[Problem]:
+    pools = {pool.id: pool for pool in instance.node_pools}
+    listed = Counter()
+    first_index: dict[str, int] = {}
+    for i, node in enumerate(instance.nodes):
+        pool = pools.get(node.pool)
+        if pool is None:
+            yield ("nodes", i, "pool"), f"unknown node pool '{node.pool}'"
+            continue
+        listed[node.pool] += 1
+        first_index.setdefault(node.pool, i)
+        if node.reserved_gpus > pool.gpus_per_node:
+            yield ("nodes", i, "reserved_gpus"), (
+                f"{node.reserved_gpus} reserved GPUs on a node of {pool.gpus_per_node} GPUs"
+            )
+    for pool_id, count in listed.items():
+        if count != pools[pool_id].node_count:
+            yield ("nodes", first_index[pool_id], "pool"), (
+                f"pool '{pool_id}' lists {count} nodes but its node_count is "
+                f"{pools[pool_id].node_count} (list all of a pool's nodes or none)"
+            )
+    listed_ids = {node.id for node in instance.nodes}
+    for i, pool in enumerate(instance.node_pools):
+        if pool.id in listed:
+            continue
+        clash = listed_ids.intersection(generated_node_ids(pool.id, pool.node_count))
+        if clash:
+            yield ("node_pools", i, "id"), (
+                f"generated node name '{sorted(clash)[0]}' of this pool is also a listed node id"
+            )
+
+
+def _job_references(instance: Instance) -> Iterator[Problem]:
+    tenants = {tenant.id for tenant in instance.tenants}
+    gpu_types = {gpu.id for gpu in instance.gpu_types}
+    for i, job in enumerate(instance.jobs):
+        if job.tenant not in tenants:
+            yield ("jobs", i, "tenant"), f"unknown tenant '{job.tenant}'"
+        for k, option in enumerate(job.gpu_options):
+            if option.gpu_type not in gpu_types:
+                yield ("jobs", i, "gpu_options", k, "gpu_type"), f"unknown GPU type '{option.gpu_type}'"
+
+
+def _current_placements(instance: Instance) -> Iterator[Problem]:
+    nodes = node_info_by_id(instance)
+    jobs = {job.id: job for job in instance.jobs}
+    used = {node_id: info.reserved_gpus for node_id, info in nodes.items()}
+    seen: set[tuple[str, str]] = set()
+    for i, row in enumerate(instance.current_placements):
+        job = jobs.get(row.job)
+        if job is None:
+            yield ("current_placements", i, "job"), f"unknown job '{row.job}'"
+            continue
+        info = nodes.get(row.node)
+        if info is None:
+            yield ("current_placements", i, "node"), f"unknown node '{row.node}'"
+            continue
+        if (row.job, row.node) in seen:
+            yield ("current_placements", i, "node"), f"job '{row.job}' is on node '{row.node}' twice"
+        seen.add((row.job, row.node))
+        if info.gpu_type not in {option.gpu_type for option in job.gpu_options}:
+            yield ("current_placements", i, "node"), (
+                f"job '{row.job}' runs on {info.gpu_type}, which is not among its gpu_options"
+            )
+        used[row.node] += row.gpus
+        if used[row.node] > info.gpus:
+            yield ("current_placements", i, "gpus"), (
+                f"node '{row.node}' has {info.gpus} GPUs but {used[row.node]} are held "
+                f"(reserved and running jobs)"
+            )

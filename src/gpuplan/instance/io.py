@@ -1,0 +1,313 @@
+"""Reading and writing instance files: JSON or YAML (safe loading), tables inline or from CSV.
+
+Loading is: parse -> check ``schema_version`` (migrate old files, refuse newer ones) -> read the
+CSV tables -> validate with pydantic -> cross-entity checks. Any problem raises one
+:class:`~gpuplan.errors.InputError` naming the file, the field path (or CSV line and column)
+and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import InputError
+from ..files import atomic_write_text
+from . import checks
+from .schema import SCHEMA_VERSION, TABLES, GpuOption, Instance, Job
+
+# Old schema versions and the function that lifts a file's data one version up. Empty while
+# version 1 is the only one; the loader never guesses a version.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class CsvOrigin:
+    """Where the elements of one table came from, to point errors at a CSV line."""
+
+    path: str
+    lines: list[list[int]] = field(default_factory=list)  # element -> line numbers (jobs: per option)
+    columns: set[str] = field(default_factory=set)
+
+
+def load(path: str | Path) -> Instance:
+    """Load and validate an instance file (``.json``, ``.yaml`` or ``.yml``)."""
+    path = Path(path)
+    source = str(path)
+    data = _parse_file(path)
+    return from_dict(data, source=source, base_dir=path.parent)
+
+
+def from_dict(data: Any, source: str = "<instance>", base_dir: str | Path = ".") -> Instance:
+    """Validate instance data already parsed into Python objects."""
+    if not isinstance(data, dict):
+        raise InputError(source, None, f"the top level must be a mapping, not {type(data).__name__}")
+    data = _migrate(dict(data), source)
+    origins: dict[str, CsvOrigin] = {}
+    for table, model in TABLES.items():
+        value = data.get(table)
+        if isinstance(value, dict) and set(value) == {"csv"}:
+            data[table], origins[table] = _read_csv_table(table, model, value["csv"], source, base_dir)
+    try:
+        instance = Instance.model_validate(data)
+    except ValidationError as exc:
+        raise _first_validation_error(exc, data, source, origins) from None
+    problem = checks.first_problem(instance)
+    if problem is not None:
+        loc, message = problem
+        raise _located_error(loc, message, data, source, origins)
+    return instance
+
+
+def dump(instance: Instance, path: str | Path) -> None:
+    """Write an instance file atomically; JSON or YAML by the file's suffix. Defaults are left out."""
+    path = Path(path)
+    data = instance.model_dump(mode="json", exclude_defaults=True)
+    data = {"schema_version": instance.schema_version, **data}
+    if path.suffix.lower() in YAML_SUFFIXES:
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    else:
+        text = json.dumps(data, indent=1) + "\n"
+    atomic_write_text(path, text)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _parse_file(path: Path) -> Any:
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(source, None, f"cannot read file: {_os_reason(exc)}") from None
+    suffix = path.suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+            raise InputError(source, where, f"malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(source, f"line {exc.lineno}, column {exc.colno}", f"malformed JSON: {exc.msg}") from None
+    raise InputError(source, None, f"unknown file type '{suffix}' (expected .json, .yaml or .yml)")
+
+
+def _os_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _migrate(data: dict, source: str) -> dict:
+    version = data.get("schema_version")
+    if version is None:
+        raise InputError(source, "schema_version", f"missing (this gpuplan reads schema_version {SCHEMA_VERSION})")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InputError(source, "schema_version", f"must be an integer, not {version!r}")
+    if version > SCHEMA_VERSION:
+        raise InputError(
+            source, "schema_version", f"{version} is newer than this gpuplan reads ({SCHEMA_VERSION}); upgrade gpuplan"
+        )
+    while version < SCHEMA_VERSION:
+        if version not in MIGRATIONS:
+            raise InputError(source, "schema_version", f"unknown schema_version {version}")
+        data = MIGRATIONS[version](data)
+        version = data["schema_version"]
+    return data
+
+
+# ---------------------------------------------------------------- CSV tables
+
+
+def _read_csv_table(table: str, model: type[BaseModel], ref: Any, source: str, base_dir) -> tuple[list, CsvOrigin]:
+    if not isinstance(ref, str) or not ref:
+        raise InputError(source, f"{table}.csv", "must be a file path")
+    csv_path = Path(base_dir) / ref
+    name = str(csv_path)
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(source, f"{table}.csv", f"cannot read CSV file {name}: {_os_reason(exc)}") from None
+    if not rows:
+        raise InputError(name, None, "empty CSV file (a header row is needed)")
+    header = [h.strip() for h in rows[0]]
+    kinds = _column_kinds(table, model)
+    for column in header:
+        if column not in kinds:
+            raise InputError(name, f"line 1, column '{column}'", f"unknown column (known: {', '.join(sorted(kinds))})")
+    if len(set(header)) != len(header):
+        raise InputError(name, "line 1", "a column name appears twice")
+    records: list[tuple[int, dict]] = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise InputError(name, f"line {line_no}", f"{len(row)} cells but the header has {len(header)}")
+        record = {}
+        for column, cell in zip(header, row):
+            cell = cell.strip()
+            if cell != "":
+                record[column] = _typed_cell(cell, kinds[column])
+        records.append((line_no, record))
+    origin = CsvOrigin(path=name, columns=set(header))
+    if table == "jobs":
+        return _group_job_rows(records, origin), origin
+    origin.lines = [[line] for line, _ in records]
+    return [record for _, record in records], origin
+
+
+def _column_kinds(table: str, model: type[BaseModel]) -> dict[str, str]:
+    kinds = {name: _kind(info.annotation) for name, info in model.model_fields.items()}
+    if table == "jobs":  # long format: one row per (job, GPU type option)
+        del kinds["gpu_options"]
+        kinds.update({name: _kind(info.annotation) for name, info in GpuOption.model_fields.items()})
+    return kinds
+
+
+def _kind(annotation: Any) -> str:
+    """Reduce a field annotation to how a CSV cell is read: int, float, bool or str."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _kind(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _kind(inner[0]) if len(inner) == 1 else "str"
+    if annotation is bool:
+        return "bool"
+    if annotation is int:
+        return "int"
+    if annotation is float:
+        return "float"
+    return "str"
+
+
+_TRUE = {"true", "yes", "1"}
+_FALSE = {"false", "no", "0"}
+
+
+def _typed_cell(cell: str, kind: str) -> Any:
+    """Type a CSV cell; a cell that does not parse stays a string so validation names it."""
+    try:
+        if kind == "int":
+            return int(cell)
+        if kind == "float":
+            return float(cell)
+    except ValueError:
+        return cell
+    if kind == "bool":
+        low = cell.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+    return cell
+
+
+_OPTION_FIELDS = set(GpuOption.model_fields)
+
+
+def _group_job_rows(records: list[tuple[int, dict]], origin: CsvOrigin) -> list[dict]:
+    jobs: dict[Any, dict] = {}
+    first_line: dict[Any, int] = {}
+    lines: dict[Any, list[int]] = {}
+    for line_no, record in records:
+        job_fields = {k: v for k, v in record.items() if k not in _OPTION_FIELDS}
+        option = {k: v for k, v in record.items() if k in _OPTION_FIELDS}
+        key = record.get("id")
+        if key is None:
+            raise InputError(origin.path, f"line {line_no}, column 'id'", "missing job id")
+        if key not in jobs:
+            jobs[key] = {**job_fields, "gpu_options": []}
+            first_line[key] = line_no
+            lines[key] = []
+        else:
+            for column, value in job_fields.items():
+                if jobs[key].get(column) != value:
+                    raise InputError(
+                        origin.path,
+                        f"line {line_no}, column '{column}'",
+                        f"job '{key}' has {value!r} here but {jobs[key].get(column)!r} on line {first_line[key]}",
+                    )
+        jobs[key]["gpu_options"].append(option)
+        lines[key].append(line_no)
+    origin.lines = [lines[key] for key in jobs]
+    return list(jobs.values())
+
+
+# ---------------------------------------------------------------- error locations
+
+
+def _first_validation_error(exc: ValidationError, data: dict, source: str, origins: dict) -> InputError:
+    errors = exc.errors(include_url=False)
+    error = errors[0]
+    message = _friendly_message(error)
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return _located_error(tuple(error["loc"]), message, data, source, origins)
+
+
+def _friendly_message(error: dict) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "missing required field"
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if kind not in ("value_error", "assertion_error") and "input" in error and not isinstance(error["input"], (dict, list)):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def _located_error(loc: tuple, message: str, data: dict, source: str, origins: dict) -> InputError:
+    if loc and loc[0] in origins and len(loc) >= 2 and isinstance(loc[1], int):
+        return _csv_error(loc, message, origins[loc[0]])
+    return InputError(source, _render_path(loc, data) or None, message)
+
+
+def _csv_error(loc: tuple, message: str, origin: CsvOrigin) -> InputError:
+    element_lines = origin.lines[loc[1]] if loc[1] < len(origin.lines) else [0]
+    line, column = element_lines[0], None
+    rest = list(loc[2:])
+    if rest[:1] == ["gpu_options"] and len(rest) >= 2 and isinstance(rest[1], int):
+        line = element_lines[rest[1]] if rest[1] < len(element_lines) else line
+        rest = rest[2:]
+    if rest and isinstance(rest[0], str):
+        column = rest[0]
+    where = f"line {line}" + (f", column '{column}'" if column else "")
+    return InputError(origin.path, where, message)
+
+
+def _render_path(loc: tuple, data: Any) -> str:
+    text = ""
+    current = data
+    for element in loc:
+        if isinstance(element, int) and isinstance(current, list):
+            current = current[element] if element < len(current) else None
+            label = f"[{element}]"
+            if isinstance(current, dict) and isinstance(current.get("id"), str):
+                label += f"({current['id']})"
+            text += label
+        elif isinstance(element, str) and isinstance(current, dict):
+            current = current.get(element)
+            text += ("." if text else "") + element
+        else:
+            break  # pydantic's type tags (e.g. 'int', 'constrained-int') are not data fields
+    return text
+
+
+__all__ = ["load", "from_dict", "dump", "Instance", "Job"]

@@ -1,0 +1,66 @@
+"""Concrete nodes of an instance: the names and facts every layer agrees on.
+
+A pool either lists all its nodes in the ``nodes`` table or none; unlisted pools name their
+nodes ``<pool>-<index>`` with a zero-padded index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .schema import Instance
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    id: str
+    pool: str
+    pod: str
+    site: str
+    gpu_type: str
+    gpus: int
+    reserved_gpus: int
+
+    @property
+    def usable_gpus(self) -> int:
+        return self.gpus - self.reserved_gpus
+
+
+def generated_node_ids(pool_id: str, count: int) -> list[str]:
+    width = max(2, len(str(max(count - 1, 0))))
+    return [f"{pool_id}-{i:0{width}d}" for i in range(count)]
+
+
+def pool_node_ids(instance: Instance) -> dict[str, list[str]]:
+    """Node ids of every pool, in order: listed ones as listed, else generated."""
+    listed: dict[str, list[str]] = {}
+    for node in instance.nodes:
+        listed.setdefault(node.pool, []).append(node.id)
+    return {
+        pool.id: listed.get(pool.id) or generated_node_ids(pool.id, pool.node_count)
+        for pool in instance.node_pools
+    }
+
+
+def node_infos(instance: Instance) -> list[NodeInfo]:
+    """Every node of the instance with its pool's facts, pools in file order."""
+    pod_site = {pod.id: pod.site for pod in instance.pods}
+    reserved = {node.id: node.reserved_gpus for node in instance.nodes}
+    ids = pool_node_ids(instance)
+    return [
+        NodeInfo(
+            id=node_id,
+            pool=pool.id,
+            pod=pool.pod,
+            site=pod_site.get(pool.pod, pool.site or ""),
+            gpu_type=pool.gpu_type,
+            gpus=pool.gpus_per_node,
+            reserved_gpus=reserved.get(node_id, 0),
+        )
+        for pool in instance.node_pools
+        for node_id in ids[pool.id]
+    ]
+
+
+def node_info_by_id(instance: Instance) -> dict[str, NodeInfo]:
+    return {info.id: info for info in node_infos(instance)}

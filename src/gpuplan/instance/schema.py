@@ -1,0 +1,229 @@
+"""The instance data model, schema_version 1.
+
+Units are in the field names (``memory_gb``, ``power_w``, ``cost_per_hour``). Unknown fields
+are rejected, numbers must be finite, counts non-negative, and values are validated strictly
+(``"8"`` is not a number in a JSON file; CSV cells are typed by :mod:`gpuplan.instance.io`).
+Cross-entity rules (references, duplicates, capacities of the current placement) live in
+:mod:`gpuplan.instance.checks`, which runs after these per-field rules.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+SCHEMA_VERSION = 1
+
+Id = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=r"^\S(?:.*\S)?$"),
+    Field(description="identifier: non-empty, no leading or trailing whitespace"),
+]
+NonNegFloat = Annotated[float, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PosInt = Annotated[int, Field(ge=1)]
+
+Scope = Literal["node", "pod", "site", "any"]
+Objective = Literal["throughput", "cost", "utilization", "fairness"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+class GpuType(Record):
+    """A GPU model (H100 SXM, A800, ...)."""
+
+    id: Id
+    memory_gb: PosFloat = Field(description="memory per GPU in GB")
+    power_w: NonNegFloat = Field(description="board power when busy, W")
+    idle_power_w: NonNegFloat = Field(description="board power when idle, W")
+
+    @model_validator(mode="after")
+    def _idle_below_busy(self):
+        if self.idle_power_w > self.power_w:
+            raise ValueError(
+                f"idle_power_w ({self.idle_power_w}) exceeds power_w ({self.power_w})"
+            )
+        return self
+
+
+class Site(Record):
+    """A datacenter (a power and cooling domain)."""
+
+    id: Id
+    description: str | None = None
+
+
+class Pod(Record):
+    """A network / NVLink domain inside a site."""
+
+    id: Id
+    site: Id
+
+
+class NodePool(Record):
+    """``node_count`` identical nodes of one GPU type in one pod."""
+
+    id: Id
+    pod: Id
+    site: Id | None = Field(
+        default=None, description="optional; when given it must be the pod's site"
+    )
+    gpu_type: Id
+    gpus_per_node: PosInt
+    node_count: NonNegInt
+
+
+class Node(Record):
+    """An explicitly named node. A pool either lists all its nodes or none of them
+    (then they are named ``<pool>-<index>``)."""
+
+    id: Id
+    pool: Id
+    reserved_gpus: NonNegInt = Field(
+        default=0, description="GPUs held by work outside this instance (system, maintenance)"
+    )
+
+
+class Tenant(Record):
+    id: Id
+    weight: PosFloat = Field(default=1.0, description="share weight used by the fairness objective")
+    guaranteed_gpus: NonNegInt = Field(
+        default=0, description="floor: the tenant holds at least min(guaranteed_gpus, demand) GPUs"
+    )
+    max_gpus: NonNegInt | None = Field(default=None, description="hard cap on GPUs held")
+
+    @model_validator(mode="after")
+    def _floor_below_cap(self):
+        if self.max_gpus is not None and self.guaranteed_gpus > self.max_gpus:
+            raise ValueError(
+                f"guaranteed_gpus ({self.guaranteed_gpus}) exceeds max_gpus ({self.max_gpus})"
+            )
+        return self
+
+
+class GpuOption(Record):
+    """How a job runs on one GPU type: GPU count, throughput, cost."""
+
+    gpu_type: Id
+    gpus: PosInt | None = Field(default=None, description="GPUs needed on this type; default job.gpus")
+    throughput: NonNegFloat = Field(
+        default=1.0, description="the whole job's throughput on this type (its own units)"
+    )
+    cost_per_hour: NonNegFloat = Field(
+        default=0.0, description="cost of running the whole job on this type for an hour"
+    )
+
+
+class Job(Record):
+    id: Id
+    tenant: Id
+    priority: PosFloat = Field(default=1.0, description="weight of the job's throughput")
+    gpus: PosInt | None = Field(default=None, description="default GPU count of the options")
+    gpu_memory_gb: NonNegFloat = Field(default=0.0, description="memory needed on each GPU")
+    gpu_options: list[GpuOption] = Field(min_length=1, description="allowed GPU types")
+    scope: Scope = Field(
+        default="site",
+        description="where a multi-node job may spread: node (never), pod, site, any",
+    )
+    allow_mixed_types: bool = False
+    required: bool = Field(default=False, description="must run, or the instance is infeasible")
+    migratable: bool = Field(default=True, description="a running job may be moved")
+    migration_cost: NonNegFloat = Field(default=0.0, description="objective units")
+    preemptible: bool = Field(default=True, description="a running job may be stopped")
+    preemption_cost: NonNegFloat = Field(default=0.0, description="objective units")
+
+    @model_validator(mode="after")
+    def _options_complete(self):
+        seen: set[str] = set()
+        for i, option in enumerate(self.gpu_options):
+            if option.gpu_type in seen:
+                raise ValueError(f"gpu_options[{i}]: GPU type '{option.gpu_type}' listed twice")
+            seen.add(option.gpu_type)
+            if option.gpus is None and self.gpus is None:
+                raise ValueError(f"gpu_options[{i}]: gpus missing (set it here or job.gpus)")
+        return self
+
+    def gpus_on(self, gpu_type: str) -> int:
+        """GPUs the job needs on ``gpu_type`` (which must be one of its options)."""
+        option = self.option(gpu_type)
+        return option.gpus if option.gpus is not None else self.gpus  # type: ignore[return-value]
+
+    def option(self, gpu_type: str) -> GpuOption:
+        for option in self.gpu_options:
+            if option.gpu_type == gpu_type:
+                return option
+        raise KeyError(gpu_type)
+
+
+class CurrentPlacement(Record):
+    """One row of what runs now: ``gpus`` GPUs of ``node`` held by running job ``job``."""
+
+    job: Id
+    node: Id
+    gpus: PosInt
+
+
+class Options(Record):
+    objective: Objective = "throughput"
+    cross_site_penalty: Fraction = Field(
+        default=0.04, description="throughput (or extra cost) lost by a job spanning sites"
+    )
+    mixed_type_penalty: Fraction = Field(
+        default=0.05, description="throughput (or extra cost) lost by a job mixing GPU types"
+    )
+
+
+class Instance(Record):
+    schema_version: Literal[1]
+    name: str | None = None
+    description: str | None = None
+    gpu_types: list[GpuType] = Field(min_length=1)
+    sites: list[Site] = Field(min_length=1)
+    pods: list[Pod] = Field(min_length=1)
+    node_pools: list[NodePool] = Field(min_length=1)
+    nodes: list[Node] = Field(default_factory=list)
+    tenants: list[Tenant] = Field(min_length=1)
+    jobs: list[Job] = Field(default_factory=list)
+    current_placements: list[CurrentPlacement] = Field(default_factory=list)
+    options: Options = Field(default_factory=Options)
+
+
+# Top-level tables a file may give inline or as {"csv": "relative/path.csv"}.
+TABLES: dict[str, type[Record]] = {
+    "gpu_types": GpuType,
+    "sites": Site,
+    "pods": Pod,
+    "node_pools": NodePool,
+    "nodes": Node,
+    "tenants": Tenant,
+    "jobs": Job,
+    "current_placements": CurrentPlacement,
+}
+
+
+def file_json_schema() -> dict:
+    """JSON Schema of an instance *file*: the instance, where each table may also be a CSV reference."""
+    schema = Instance.model_json_schema()
+    csv_ref = {
+        "type": "object",
+        "properties": {"csv": {"type": "string", "description": "path relative to the file"}},
+        "required": ["csv"],
+        "additionalProperties": False,
+    }
+    for table in TABLES:
+        field = schema["properties"][table]
+        schema["properties"][table] = {
+            "anyOf": [{k: v for k, v in field.items() if k not in ("title", "default")}, csv_ref],
+            "title": field.get("title", table),
+            "description": (
+                "inline list, or a CSV file"
+                + (" (one row per job and GPU type option)" if table == "jobs" else "")
+            ),
+        }
+    schema["title"] = "gpuplan instance file (schema_version 1)"
+    return schema
