@@ -1,0 +1,134 @@
+"""gpuplan.solve: instance -> index -> greedy start -> model -> HiGHS -> concrete nodes -> Result."""
+
+from __future__ import annotations
+
+import time
+from os import PathLike
+
+import pandas as pd
+
+from .heuristics import greedy
+from .instance.index import DEFAULT_MAX_PATTERNS, AssignmentIndex, build_index
+from .instance.io import load
+from .instance.schema import Instance
+from .model import PROBLEMS, build_model
+from .model.disaggregate import solution_rows
+from .model.terms import SENSE
+from .model.warm_start import apply_start
+from .reasons import unplaced_reasons
+from .results import JOB_COLUMNS, PLACEMENT_COLUMNS, TERM_COLUMNS, Result
+from .solve import SolveOptions, relative_gap, solve_model
+from .verify import evaluate
+
+METHODS = ("milp", "greedy")
+NOT_RUNNING = ("unplaced", "preempted")
+
+
+def solve(
+    instance: Instance | str | PathLike,
+    problem: str = "assignment",
+    *,
+    objective: str | None = None,
+    method: str = "milp",
+    time_limit: float | None = None,
+    mip_gap: float = 1e-4,
+    threads: int | None = None,
+    seed: int = 0,
+    log: bool = False,
+    solver: str = "highs",
+    warm_start: bool = True,
+    max_patterns: int = DEFAULT_MAX_PATTERNS,
+) -> Result:
+    """Solve ``instance`` (an Instance or a file path) and return a :class:`Result`.
+
+    ``method="milp"`` proves optimality (or a gap); ``method="greedy"`` is the best-fit
+    baseline. An infeasible instance gives a Result with status ``infeasible``, not an error."""
+    started = time.perf_counter()
+    if not isinstance(instance, Instance):
+        instance = load(instance)
+    objective = objective or instance.options.objective
+    if objective not in SENSE:
+        raise ValueError(f"unknown objective '{objective}' (expected one of {', '.join(SENSE)})")
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}' (expected one of {', '.join(METHODS)})")
+    if problem not in PROBLEMS:
+        raise ValueError(f"unknown problem '{problem}' (expected one of {', '.join(PROBLEMS)})")
+    options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed, log=log,
+                           solver=solver, warm_start=warm_start)
+    timings: dict[str, float] = {}
+
+    tick = time.perf_counter()
+    idx = build_index(instance, max_patterns=max_patterns)
+    timings["index_s"] = time.perf_counter() - tick
+    base = dict(instance=instance, idx=idx, problem=problem, method=method, objective=objective)
+
+    impossible = idx.required_but_impossible()
+    if impossible:
+        reasons = ", ".join(f"'{j}' ({idx.reasons[j]})" for j in impossible[:5])
+        return _finish(base, timings, started, status="infeasible",
+                       message=f"required job(s) can never run: {reasons}")
+
+    tick = time.perf_counter()
+    start = greedy(idx, objective)
+    timings["greedy_s"] = time.perf_counter() - tick
+    if method == "greedy":
+        status = "feasible" if start.complete else "error"
+        return _finish(base, timings, started, status=status, rows=start.rows,
+                       message=start.message or "greedy best-fit baseline")
+    return _solve_milp(base, timings, started, options, start)
+
+
+def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
+    tick = time.perf_counter()
+    built = build_model(base["idx"], base["objective"], base["problem"])
+    timings["build_s"] = time.perf_counter() - tick
+    start_set = options.warm_start and start.complete and apply_start(built, start.rows)
+    outcome = solve_model(built.model, options)
+    timings["handoff_s"] = outcome.handoff_s
+    timings["solve_s"] = outcome.solve_s
+    rows = None
+    if outcome.has_solution:
+        tick = time.perf_counter()
+        rows = solution_rows(built)
+        timings["extract_s"] = time.perf_counter() - tick
+    message = outcome.message
+    if options.warm_start and not start_set:
+        message = "; ".join(filter(None, [message, f"no MIP start ({start.message or 'greedy start not expressible'})"]))
+    return _finish(base, timings, started, status=outcome.status, rows=rows, bound=outcome.bound,
+                   solver_objective=outcome.objective, message=message, log=outcome.log)
+
+
+def _finish(base, timings, started, *, status, rows=None, bound=None, solver_objective=None, message="",
+            log="") -> Result:
+    instance, idx, objective = base["instance"], base["idx"], base["objective"]
+    result = Result(
+        instance_name=instance.name or "", problem=base["problem"], method=base["method"],
+        objective_name=objective, sense=SENSE[objective], status=status, bound=bound,
+        solver_objective=solver_objective, message=message, solver_log=log,
+    )
+    if rows is not None:
+        _fill_solution(result, instance, idx, rows)
+        result.gap = relative_gap(result.objective, bound)
+    timings["total_s"] = time.perf_counter() - started
+    result.timings = timings
+    return result
+
+
+def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, rows) -> None:
+    evaluation = evaluate(instance, rows, objective=result.objective_name)
+    nodes = idx.nodes
+    result.placements = pd.DataFrame(
+        [(job, node, nodes[node].gpu_type, gpus, nodes[node].pool, nodes[node].pod, nodes[node].site)
+         for job, node, gpus in sorted(rows)], columns=PLACEMENT_COLUMNS)
+    not_running = [j for j, value in evaluation.jobs.items() if value.state in NOT_RUNNING]
+    reasons = unplaced_reasons(idx, rows, not_running)
+    result.jobs = pd.DataFrame(
+        [(j, v.tenant, v.state, reasons.get(j), v.gpus, v.throughput, v.cost) for j, v in evaluation.jobs.items()],
+        columns=JOB_COLUMNS)
+    result.pools = evaluation.pool_table()
+    result.tenants = evaluation.tenant_table()
+    result.kpis = dict(evaluation.kpis)
+    result.objective_terms = pd.DataFrame(
+        [(name, weight, value, weight * value) for name, (weight, value) in evaluation.terms.items()],
+        columns=TERM_COLUMNS)
+    result.objective = evaluation.objective

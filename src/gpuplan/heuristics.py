@@ -1,0 +1,242 @@
+"""Greedy best-fit: the baseline every result is compared with, and the MIP start.
+
+It works on concrete nodes. Running jobs are all kept; then required jobs, then jobs of
+tenants below their floor, then the rest in the objective's order (value per GPU for
+throughput, largest first for utilization, the tenant furthest below its entitlement for
+fairness; the cost objective adds nothing that is not required). Each job takes the option
+with the best value; among equal values the tightest fit: the fullest node that still has
+room, or the scope domain with the fewest free whole nodes that suffice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .instance.index import AssignmentIndex, PackPair
+from .model.tenants import tenant_entitlements
+
+Row = tuple[str, str, int]
+
+
+@dataclass
+class GreedyOutcome:
+    rows: list[Row]
+    complete: bool             # required jobs placed and floors met
+    message: str = ""
+
+
+@dataclass
+class _Option:
+    value: float               # higher is better
+    fit: float                 # lower is tighter
+    rows: list[Row]
+    gpus: int
+
+
+@dataclass
+class ClusterState:
+    """Free GPUs per node after ``rows``, bucketed per pool by free count for O(C) best fit."""
+
+    idx: AssignmentIndex
+    rows: list[Row]
+    free: dict[str, int] = field(default_factory=dict)
+    buckets: dict[str, list[set[str]]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for pool in self.idx.pools.values():
+            self.buckets[pool.id] = [set() for _ in range(pool.gpus_per_node + 1)]
+        held_now = defaultdict(int)
+        for _, node, gpus in self.rows:
+            held_now[node] += gpus
+        for node, info in self.idx.nodes.items():
+            if info.pool in self.buckets:
+                self._set(node, info.usable_gpus - held_now[node])
+
+    def _set(self, node: str, free: int) -> None:
+        pool = self.idx.nodes[node].pool
+        if node in self.free:
+            self.buckets[pool][self.free[node]].discard(node)
+        self.free[node] = free
+        self.buckets[pool][free].add(node)
+
+    def take(self, node: str, gpus: int) -> None:
+        self._set(node, self.free[node] - gpus)
+
+    def best_fit(self, pool: str, size: int) -> str | None:
+        for free in range(size, len(self.buckets[pool])):
+            if self.buckets[pool][free]:
+                return min(self.buckets[pool][free])
+        return None
+
+    def whole_nodes(self, pool: str) -> list[str]:
+        """Nodes with every GPU free (and none reserved): only these go whole to a job."""
+        capacity = self.idx.pools[pool].gpus_per_node
+        return sorted(n for n in self.buckets[pool][capacity] if self.idx.nodes[n].reserved_gpus == 0)
+
+
+def greedy(idx: AssignmentIndex, objective: str) -> GreedyOutcome:
+    instance = idx.instance
+    rows: list[Row] = [(r, node, gpus) for r, run in sorted(idx.running.items()) for node, gpus in run.rows.items()]
+    state = ClusterState(idx, list(rows))
+    tenants = {t.id: t for t in instance.tenants}
+    held = defaultdict(int)
+    for run in idx.running.values():
+        held[idx.instance_job(run.job).tenant] += run.gpus
+    pack_of = defaultdict(list)
+    for pair in idx.pack:
+        pack_of[pair.job].append(pair)
+    waiting = [j for j in idx.jobs if j not in idx.running]
+    placed: set[str] = set()
+
+    def try_place(job_id: str) -> bool:
+        job = idx.instance_job(job_id)
+        cap = tenants[job.tenant].max_gpus
+        options = [o for o in job_options(idx, state, job_id, pack_of[job_id], objective)
+                   if cap is None or held[job.tenant] + o.gpus <= cap]
+        if not options:
+            return False
+        best = max(options, key=lambda o: (o.value, -o.fit))
+        for _, node, gpus in best.rows:
+            state.take(node, gpus)
+        rows.extend(best.rows)
+        held[job.tenant] += best.gpus
+        placed.add(job_id)
+        return True
+
+    order = _job_order(idx, waiting, pack_of, objective)
+    for j in [j for j in order if idx.instance_job(j).required]:
+        try_place(j)
+    floors = {t: min(tenant.guaranteed_gpus, idx.demand[t]) for t, tenant in tenants.items()}
+    for j in order:
+        tenant = idx.instance_job(j).tenant
+        if j not in placed and held[tenant] < floors[tenant]:
+            try_place(j)
+    if objective == "fairness":
+        _fill_fairly(idx, order, placed, held, try_place)
+    elif objective != "cost":
+        for j in order:
+            if j not in placed:
+                try_place(j)
+    return _outcome(idx, rows, placed, held, floors)
+
+
+def _outcome(idx, rows, placed, held, floors) -> GreedyOutcome:
+    missing = [job.id for job in idx.instance.jobs if job.required and job.id not in placed and job.id not in idx.running]
+    short = [t for t, floor in floors.items() if held[t] < floor]
+    problems = []
+    if missing:
+        problems.append(f"could not place required job(s) {', '.join(missing[:5])}")
+    if short:
+        problems.append(f"could not meet the floor of tenant(s) {', '.join(short[:5])}")
+    return GreedyOutcome(rows, complete=not problems, message="; ".join(problems))
+
+
+def _fill_fairly(idx, order, placed, held, try_place) -> None:
+    entitlement = tenant_entitlements(idx.instance, idx)
+    queues = defaultdict(list)
+    for j in order:
+        if j not in placed:
+            queues[idx.instance_job(j).tenant].append(j)
+    active = {t for t in queues if t in entitlement}
+    while active:
+        tenant = min(active, key=lambda t: (held[t] / entitlement[t], t))
+        while queues[tenant] and not try_place(queues[tenant][0]):
+            queues[tenant].pop(0)
+        if not queues[tenant]:
+            active.discard(tenant)
+        else:
+            queues[tenant].pop(0)
+
+
+def _job_order(idx, jobs, pack_of, objective) -> list[str]:
+    def smallest(j):
+        sizes = [p.size for p in pack_of[j]]
+        if j in idx.span:
+            sizes += list(idx.span[j].need.values())
+        return min(sizes)
+
+    def best_throughput(j):
+        return max(option.throughput for option in idx.instance_job(j).gpu_options)
+
+    if objective == "utilization":
+        key = lambda j: (-smallest(j), j)  # noqa: E731 - first-fit decreasing
+    elif objective == "cost":
+        key = lambda j: (-smallest(j), j)  # noqa: E731
+    else:
+        key = lambda j: (-idx.instance_job(j).priority * best_throughput(j) / smallest(j), j)  # noqa: E731
+    return sorted(jobs, key=key)
+
+
+# ---------------------------------------------------------------- options of one job
+
+
+def _option_value(objective: str, priority: float, throughput: float, cost: float, gpus: int) -> float:
+    if objective == "throughput":
+        return priority * throughput
+    if objective == "cost":
+        return -cost
+    return gpus  # utilization and fairness fill GPUs
+
+
+def job_options(idx, state, job_id: str, pairs: list[PackPair], objective: str) -> list[_Option]:
+    job = idx.instance_job(job_id)
+    options = []
+    for pair in pairs:
+        node = state.best_fit(pair.pool, pair.size)
+        if node is not None:
+            value = _option_value(objective, job.priority, pair.throughput, pair.cost, pair.size)
+            options.append(_Option(value, state.free[node] - pair.size, [(job_id, node, pair.size)], pair.size))
+    if job_id in idx.span:
+        options.extend(_span_options(idx, state, job, objective))
+    return options
+
+
+def _span_options(idx, state, job, objective) -> list[_Option]:
+    span = idx.span[job.id]
+    options = []
+    by_domain = defaultdict(list)
+    for k in span.pools:
+        pool = idx.pools[k]
+        by_domain[_domain_key(pool, span.scope), pool.gpu_type].append(pool)
+        if span.scope == "any":  # one site first: spanning sites loses throughput
+            by_domain[pool.site, pool.gpu_type].append(pool)
+    penalty = idx.instance.options.cross_site_penalty
+    for (domain, gpu_type), pools in by_domain.items():
+        nodes = _cover(state, pools, span.need[gpu_type])
+        if nodes is None:
+            continue
+        option = job.option(gpu_type)
+        sites = {idx.nodes[n].site for n in nodes}
+        loss = penalty if len(sites) > 1 else 0.0
+        throughput = option.throughput * (1 - loss)
+        cost = option.cost_per_hour * (1 + loss)
+        gpus = sum(idx.nodes[n].gpus for n in nodes)
+        spare = sum(len(state.whole_nodes(p.id)) for p in pools) - len(nodes)
+        value = _option_value(objective, job.priority, throughput, cost, gpus)
+        options.append(_Option(value, spare, [(job.id, n, idx.nodes[n].gpus) for n in nodes], gpus))
+    return options
+
+
+def _domain_key(pool, scope: str) -> str:
+    return {"pod": pool.pod, "site": pool.site}.get(scope, "*")
+
+
+def _cover(state, pools, need: int) -> list[str] | None:
+    """Whole free nodes of ``pools`` (one type) holding ``need`` GPUs with no redundant node."""
+    candidates = sorted(((state.idx.pools[p.id].gpus_per_node, n) for p in pools for n in state.whole_nodes(p.id)),
+                        key=lambda item: (-item[0], item[1]))
+    chosen, total = [], 0
+    for capacity, node in candidates:
+        if total >= need:
+            break
+        chosen.append((capacity, node))
+        total += capacity
+    if total < need:
+        return None
+    # drop nodes that became redundant (possible when node sizes differ), smallest first
+    for capacity, node in sorted(chosen):
+        if total - capacity >= need:
+            chosen.remove((capacity, node))
+            total -= capacity
+    return [node for _, node in chosen]

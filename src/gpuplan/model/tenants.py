@@ -1,0 +1,54 @@
+"""Tenants: floors and caps on the GPUs each holds, and the fairness share."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pyomo.environ as pyo
+
+
+def held_gpus(m, idx, tenant_of: dict[str, str]) -> dict[str, list]:
+    """H_t as lists of terms: sub-node GPUs, whole nodes, kept running jobs."""
+    held: dict[str, list] = defaultdict(list)
+    size = {(p.job, p.pool): p.size for p in idx.pack}
+    for j, k in m.PACK:
+        held[tenant_of[j]].append(size[j, k] * m.assign[j, k])
+    for j, k in m.SPAN:
+        held[tenant_of[j]].append(idx.pools[k].gpus_per_node * m.span_nodes[j, k])
+    for r in m.RUNNING:
+        held[tenant_of[r]].append(idx.running[r].gpus * m.keep[r])
+    return held
+
+
+def add_tenants(built) -> None:
+    m, idx, instance = built.model, built.index, built.instance
+    tenant_of = {job.id: job.tenant for job in instance.jobs}
+    held = held_gpus(m, idx, tenant_of)
+    tenants = {t.id: t for t in instance.tenants}
+
+    capped = [t for t, tenant in tenants.items() if tenant.max_gpus is not None and held[t]]
+    m.CAPPED_TENANTS = pyo.Set(initialize=capped, ordered=True, doc="tenants with a cap")
+    m.tenant_gpus_max = pyo.Constraint(
+        m.CAPPED_TENANTS, rule=lambda _, t: sum(held[t]) <= tenants[t].max_gpus, doc="tenant cap")
+
+    floor = {t: min(tenant.guaranteed_gpus, idx.demand[t]) for t, tenant in tenants.items()}
+    floored = [t for t in tenants if floor[t] > 0]
+    m.FLOORED_TENANTS = pyo.Set(initialize=floored, ordered=True, doc="tenants with a floor and demand")
+    m.tenant_gpus_min = pyo.Constraint(
+        m.FLOORED_TENANTS, rule=lambda _, t: sum(held[t]) >= floor[t], doc="tenant floor")
+
+    if built.objective == "fairness":
+        entitlement = tenant_entitlements(instance, idx)
+        m.SHARE_TENANTS = pyo.Set(initialize=sorted(entitlement), ordered=True, doc="tenants with demand")
+        m.tenant_share = pyo.Var(bounds=(0, 1), doc="the minimum tenant share")
+        m.tenant_share_min = pyo.Constraint(
+            m.SHARE_TENANTS, rule=lambda _, t: entitlement[t] * m.tenant_share <= sum(held[t]),
+            doc="fairness: the minimum share")
+        built.add_term("min_tenant_share", m.tenant_share)
+
+
+def tenant_entitlements(instance, idx) -> dict[str, float]:
+    """E_t = min(D_t, usable GPUs x weight share), over tenants with demand."""
+    with_demand = [t for t in instance.tenants if idx.demand[t.id] > 0]
+    total_weight = sum(t.weight for t in with_demand)
+    return {t.id: min(idx.demand[t.id], idx.usable_gpus * t.weight / total_weight) for t in with_demand}

@@ -1,0 +1,174 @@
+"""Express a concrete placement (the greedy solution) in the model's variables: the MIP start.
+
+Every variable gets a value, so HiGHS can check the start as a complete solution. If the
+placement cannot be expressed (it breaks a rule the model enforces), no start is set.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import pyomo.environ as pyo
+
+from ..instance.index import best_split_value
+from .tenants import held_gpus, tenant_entitlements
+
+
+class _NotExpressible(Exception):
+    pass
+
+
+def apply_start(built, rows) -> bool:
+    """Set every variable from ``rows`` [(job, node, gpus)]; False (and nothing set) if impossible."""
+    m = built.model
+    try:
+        values = _start_values(built, rows)
+    except _NotExpressible:
+        return False
+    for var in m.component_data_objects(pyo.Var):
+        var.set_value(values.get(id(var), 0), skip_validation=True)
+    return True
+
+
+def _start_values(built, rows) -> dict[int, float]:
+    m, idx = built.model, built.index
+    by_job: dict[str, dict[str, int]] = defaultdict(dict)
+    for job, node, gpus in rows:
+        by_job[job][node] = gpus
+    values: dict[int, float] = {}
+
+    def put(var, value):
+        values[id(var)] = value
+
+    kept = {r for r in m.RUNNING if by_job.get(r) == idx.running[r].rows}
+    for r in kept:
+        put(m.keep[r], 1)
+    content: dict[str, list[int]] = defaultdict(list)   # node -> sizes of sub-node jobs
+    whole_taken: set[str] = set()
+    for job, nodes in by_job.items():
+        if job in kept:
+            continue
+        if _is_packed(idx, job, nodes):
+            (node, gpus), = nodes.items()
+            pool = idx.nodes[node].pool
+            if (job, pool) not in m.PACK:
+                raise _NotExpressible
+            put(m.assign[job, pool], 1)
+            content[node].append(gpus)
+        else:
+            _spanning_values(built, job, nodes, put)
+            whole_taken.update(nodes)
+    for pool in idx.pools.values():
+        _pool_values(m, pool, content, whole_taken, kept, put)
+    if hasattr(m, "tenant_share"):
+        put(m.tenant_share, _min_share(built, values))
+    return values
+
+
+def _is_packed(idx, job: str, nodes: dict[str, int]) -> bool:
+    if len(nodes) != 1:
+        return False
+    (node, gpus), = nodes.items()
+    info = idx.nodes[node]
+    return idx.instance_job(job).gpus_on(info.gpu_type) <= info.gpus
+
+
+def _spanning_values(built, job: str, nodes: dict[str, int], put) -> None:
+    m, idx = built.model, built.index
+    if job not in m.SPAN_JOBS:
+        raise _NotExpressible
+    span = idx.span[job]
+    per_pool = Counter(idx.nodes[n].pool for n in nodes)
+    if any((job, k) not in m.SPAN for k in per_pool):
+        raise _NotExpressible
+    put(m.spanned[job], 1)
+    for k, count in per_pool.items():
+        put(m.span_nodes[job, k], count)
+        if (job, k) in m.SPAN_USED:
+            put(m.span_used[job, k], 1)
+    types = {idx.pools[k].gpu_type for k in per_pool}
+    sites = {idx.pools[k].site for k in per_pool}
+    pods = {idx.pools[k].pod for k in per_pool}
+    for g in types:
+        if (job, g) in m.SPAN_TYPES:
+            put(m.type_used[job, g], 1)
+    for p in pods:
+        if (job, p) in m.SPAN_POD:
+            put(m.pod_used[job, p], 1)
+    for s in sites:
+        if (job, s) in m.SPAN_SITE:
+            put(m.site_used[job, s], 1)
+    flags = {"cross_site": len(sites) > 1, "mixed": len(types) > 1}
+    for name, flag in flags.items():
+        if job in getattr(m, name).index_set():
+            put(getattr(m, name)[job], int(flag))
+    _share_and_loss_values(built, job, span, per_pool, flags, put)
+
+
+def _share_and_loss_values(built, job, span, per_pool, flags, put) -> None:
+    m, idx = built.model, built.index
+    kind = built.value_kind
+    if kind is None:
+        return
+    option = idx.instance_job(job).option
+    value = {g: (option(g).throughput if kind == "throughput" else option(g).cost_per_hour) for g in span.types}
+    coverage = defaultdict(float)
+    for k, count in per_pool.items():
+        g = idx.pools[k].gpu_type
+        coverage[g] += count * idx.pools[k].gpus_per_node / span.need[g]
+    remaining = 1.0
+    for g in sorted(coverage, key=lambda g: value[g], reverse=(kind == "throughput")):
+        part = min(remaining, coverage[g])
+        if (job, g) in m.SPAN_SHARE:
+            put(m.share[job, g], part)
+        remaining -= part
+    job_value = best_split_value(dict(coverage), value, maximize=(kind == "throughput"))
+    for loss, flag in (("site_loss", "cross_site"), ("mixed_loss", "mixed")):
+        if job in getattr(m, loss).index_set():
+            put(getattr(m, loss)[job], job_value if flags[flag] else 0.0)
+
+
+def _pool_values(m, pool, content, whole_taken, kept, put) -> None:
+    for n in pool.shared:
+        if n in whole_taken:
+            if n not in m.WHOLE_NODES:
+                raise _NotExpressible
+            put(m.whole[n], 1)
+        for z, count in Counter(content.get(n, [])).items():
+            if (n, z) not in m.SHARED_SLOTS:
+                raise _NotExpressible
+            put(m.slots[n, z], count)
+    if pool.mode != "patterns":
+        return
+    releasable = list(pool.free) + [n for r, nodes in pool.held.items() if r not in kept for n in nodes]
+    used = Counter()
+    for n in releasable:
+        if n in whole_taken or not content.get(n):
+            continue
+        sizes = Counter(content[n])
+        q = next((q for q, pattern in enumerate(pool.patterns)
+                  if all(pattern[pool.sizes.index(z)] >= c for z, c in sizes.items())), None)
+        if q is None:
+            raise _NotExpressible
+        used[q] += 1
+    for q, count in used.items():
+        put(m.patterns[pool.id, q], count)
+
+
+def _min_share(built, values) -> float:
+    m, idx = built.model, built.index
+    tenant_of = {job.id: job.tenant for job in built.instance.jobs}
+    held = held_gpus(m, idx, tenant_of)
+    share = 1.0
+    for t, entitlement in tenant_entitlements(built.instance, idx).items():
+        gpus = sum(_term_value(term, values) for term in held[t])
+        share = min(share, gpus / entitlement)
+    return max(0.0, share)
+
+
+def _term_value(term, values) -> float:
+    """Value of ``coefficient * var`` under the start values (unset variables are 0)."""
+    from pyomo.repn import generate_standard_repn
+
+    repn = generate_standard_repn(term)
+    return repn.constant + sum(c * values.get(id(v), 0) for c, v in zip(repn.linear_coefs, repn.linear_vars))

@@ -1,0 +1,54 @@
+"""Why a job does not run: structural reasons from the index, then quota, capacity or objective
+judged against the final placement."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .heuristics import ClusterState, job_options
+from .instance.index import AssignmentIndex
+
+
+def smallest_need(idx: AssignmentIndex, job_id: str) -> int:
+    """Fewest GPUs the job needs in any way it could run (the demand rule of the Rules)."""
+    run = idx.running.get(job_id)
+    if run is not None and not run.migratable:
+        return run.gpus
+    needs = [pair.size for pair in idx.pack if pair.job == job_id]
+    if job_id in idx.span:
+        needs += list(idx.span[job_id].need.values())
+    if run is not None:
+        needs.append(run.gpus)
+    return min(needs)
+
+
+def unplaced_reasons(idx: AssignmentIndex, rows, not_running: list[str]) -> dict[str, str]:
+    """Reason for each job in ``not_running`` (unplaced or preempted) given the final ``rows``."""
+    if not not_running:
+        return {}
+    state = ClusterState(idx, list(rows))
+    held = defaultdict(int)
+    for job, _, gpus in rows:
+        held[idx.instance_job(job).tenant] += gpus
+    caps = {t.id: t.max_gpus for t in idx.instance.tenants}
+    pack_of = defaultdict(list)
+    for pair in idx.pack:
+        pack_of[pair.job].append(pair)
+    reasons = {}
+    for job_id in not_running:
+        if job_id in idx.reasons:
+            reasons[job_id] = idx.reasons[job_id]
+            continue
+        tenant = idx.instance_job(job_id).tenant
+        if caps[tenant] is not None and held[tenant] + smallest_need(idx, job_id) > caps[tenant]:
+            reasons[job_id] = "quota"
+        elif job_options(idx, state, job_id, pack_of[job_id], "utilization") or _fits_where_it_was(idx, state, job_id):
+            reasons[job_id] = "objective"
+        else:
+            reasons[job_id] = "capacity"
+    return reasons
+
+
+def _fits_where_it_was(idx, state, job_id: str) -> bool:
+    run = idx.running.get(job_id)
+    return run is not None and all(state.free[node] >= gpus for node, gpus in run.rows.items())

@@ -1,0 +1,182 @@
+"""Result: status, objective, bound, gap, timings, tidy DataFrames keyed by instance ids, KPIs.
+
+A Result is built from concrete placement rows, whichever method produced them. What the
+rows are worth (job states, throughput, objective terms, KPIs) is computed by the same rules
+the verifier checks (:func:`gpuplan.verify.evaluate`), so a result always describes the
+placement it holds; ``solver_objective`` keeps what the solver itself reported, and the
+verifier checks the two against each other and against the bound.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .files import atomic_write_text
+
+SOLUTION_FORMAT = "gpuplan-solution"
+SOLUTION_VERSION = 1
+SOLUTION_FILE = "solution.json"
+TABLES = ("placements", "jobs", "pools", "tenants", "objective_terms")
+
+PLACEMENT_COLUMNS = ["job", "node", "gpu_type", "gpus", "pool", "pod", "site"]
+JOB_COLUMNS = ["job", "tenant", "state", "reason", "gpus", "throughput", "cost"]
+TERM_COLUMNS = ["term", "weight", "value", "contribution"]
+
+
+@dataclass
+class Result:
+    instance_name: str
+    problem: str
+    method: str
+    objective_name: str
+    sense: str
+    status: str
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    solver_objective: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    placements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLACEMENT_COLUMNS))
+    jobs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=JOB_COLUMNS))
+    pools: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tenants: pd.DataFrame = field(default_factory=pd.DataFrame)
+    kpis: dict[str, float] = field(default_factory=dict)
+    objective_terms: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TERM_COLUMNS))
+    message: str = ""
+    solver_log: str = field(default="", repr=False)
+
+    @property
+    def has_solution(self) -> bool:
+        return self.objective is not None
+
+    # ------------------------------------------------------------ serialisation
+
+    def to_solution_dict(self) -> dict[str, Any]:
+        return {
+            "format": SOLUTION_FORMAT,
+            "version": SOLUTION_VERSION,
+            "instance": self.instance_name,
+            "problem": self.problem,
+            "method": self.method,
+            "status": self.status,
+            "objective_name": self.objective_name,
+            "sense": self.sense,
+            "objective": _number(self.objective),
+            "bound": _number(self.bound),
+            "gap": _number(self.gap),
+            "solver_objective": _number(self.solver_objective),
+            "timings": {k: round(float(v), 6) for k, v in self.timings.items()},
+            "objective_terms": _records(self.objective_terms),
+            "kpis": {k: _number(v) for k, v in self.kpis.items()},
+            "placements": _records(self.placements[["job", "node", "gpu_type", "gpus"]] if len(self.placements) else self.placements),
+            "jobs": _records(self.jobs),
+            "message": self.message,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write solution.json, one CSV per table and solver.log into ``directory``.
+
+        Every file is written atomically; solution.json is written last, so its presence
+        means the folder is complete."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for table in TABLES:
+            atomic_write_text(directory / f"{table}.csv", getattr(self, table).to_csv(index=False))
+        atomic_write_text(directory / "solver.log", self.solver_log)
+        atomic_write_text(directory / SOLUTION_FILE, json.dumps(self.to_solution_dict(), indent=1) + "\n")
+        return directory / SOLUTION_FILE
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Result":
+        """Read a saved result (a solution.json file or the folder holding it)."""
+        path = Path(path)
+        folder = path if path.is_dir() else path.parent
+        data = json.loads((folder / SOLUTION_FILE if path.is_dir() else path).read_text(encoding="utf-8"))
+        tables = {name: _read_table(folder / f"{name}.csv") for name in ("pools", "tenants")}
+        log = folder / "solver.log"
+        return cls(
+            instance_name=data.get("instance", ""), problem=data["problem"], method=data["method"],
+            objective_name=data["objective_name"], sense=data["sense"], status=data["status"],
+            objective=data.get("objective"), bound=data.get("bound"), gap=data.get("gap"),
+            solver_objective=data.get("solver_objective"), timings=data.get("timings", {}),
+            placements=pd.DataFrame(data["placements"], columns=["job", "node", "gpu_type", "gpus"]),
+            jobs=pd.DataFrame(data["jobs"], columns=JOB_COLUMNS),
+            pools=tables["pools"], tenants=tables["tenants"], kpis=data.get("kpis", {}),
+            objective_terms=pd.DataFrame(data["objective_terms"], columns=TERM_COLUMNS),
+            message=data.get("message", ""), solver_log=log.read_text(encoding="utf-8") if log.exists() else "",
+        )
+
+    # ------------------------------------------------------------ display
+
+    def summary_lines(self) -> list[tuple[str, str]]:
+        lines = [
+            ("instance", self.instance_name),
+            ("status", self.status),
+            ("method", f"{self.method} ({self.problem})"),
+            ("objective", f"{self.objective_name} ({self.sense}) = {_fmt(self.objective)}"),
+            ("bound / gap", f"{_fmt(self.bound)} / {_fmt_gap(self.gap)}"),
+        ]
+        for key in ("allocated_gpus", "usable_gpus", "gpu_utilization", "fragmented_gpus", "placed_jobs",
+                    "unplaced_jobs", "kept_jobs", "migrated_jobs", "preempted_jobs"):
+            if key in self.kpis:
+                lines.append((key, _fmt(self.kpis[key])))
+        if self.timings:
+            lines.append(("seconds", ", ".join(f"{k.removesuffix('_s')} {v:.2f}" for k, v in self.timings.items())))
+        if self.message:
+            lines.append(("message", self.message))
+        return lines
+
+    def __repr__(self) -> str:
+        lines = [f"{key:>15}: {value}" for key, value in self.summary_lines()]
+        if len(self.placements):
+            lines.append("")
+            lines.append(self.placements.head(10).to_string(index=False))
+            if len(self.placements) > 10:
+                lines.append(f"... {len(self.placements)} placement rows")
+        return "gpuplan.Result\n" + "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in self.summary_lines())
+        parts = [f"<div><strong>gpuplan.Result</strong><table>{rows}</table>"]
+        if len(self.objective_terms):
+            parts.append("<p><em>objective terms</em></p>" + self.objective_terms.to_html(index=False))
+        if len(self.placements):
+            parts.append(f"<p><em>placements</em> (first 10 of {len(self.placements)})</p>"
+                         + self.placements.head(10).to_html(index=False))
+        return "".join(parts) + "</div>"
+
+
+def _number(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records")) if len(frame) else []
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else pd.DataFrame()
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.6g}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _fmt_gap(gap) -> str:
+    return "-" if gap is None else f"{100 * gap:.4g}%"

@@ -1,0 +1,191 @@
+"""The only module that talks to a solver.
+
+HiGHS is embedded (highspy) and driven through Pyomo's persistent HiGHS interface: the model
+is handed over in memory (no LP file), a MIP start is passed with ``setSolution``, and the
+solver's answer is mapped to one status of optimal | feasible | infeasible | unbounded |
+time_limit | error, always with the best bound and the relative gap. Other Pyomo solvers may
+be named with ``solver=`` where they are installed; they are never required.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+
+from .errors import SolverUnavailableError
+
+STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "time_limit", "error")
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    time_limit: float | None = None       # seconds; None = no limit
+    mip_gap: float = 1e-4                 # relative gap at which the search stops
+    threads: int | None = None            # None = HiGHS's default
+    seed: int = 0                         # HiGHS random_seed: same seed, same run
+    log: bool = False                     # echo the solver log to the terminal
+    solver: str = "highs"                 # or any Pyomo solver name available here
+    warm_start: bool = True               # hand the greedy solution to the solver
+
+    def __post_init__(self):
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time_limit must be positive, not {self.time_limit}")
+        if not 0 <= self.mip_gap < 1:
+            raise ValueError(f"mip_gap must be in [0, 1), not {self.mip_gap}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, not {self.threads}")
+
+
+@dataclass
+class SolverOutcome:
+    status: str
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    has_solution: bool = False
+    handoff_s: float = 0.0
+    solve_s: float = 0.0
+    log: str = ""
+    message: str = ""
+    start_accepted: bool | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """HiGHS's gap: |bound - objective| / |objective| (0 when they agree)."""
+    if objective is None or bound is None or not np.isfinite(bound):
+        return None
+    difference = abs(bound - objective)
+    if difference <= 1e-9 * max(1.0, abs(objective)):
+        return 0.0
+    return difference / max(abs(objective), 1e-10)
+
+
+def solve_model(model: pyo.ConcreteModel, options: SolveOptions) -> SolverOutcome:
+    """Solve ``model`` (a MIP start is read from the variables' current values)."""
+    if model.nvariables() == 0:
+        value = pyo.value(model.objective.expr)
+        return SolverOutcome("optimal", value, value, 0.0, has_solution=True, message="nothing to decide")
+    if options.solver == "highs":
+        return _solve_highs(model, options)
+    return _solve_other(model, options)
+
+
+# ---------------------------------------------------------------- HiGHS
+
+
+def _highs():
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    solver = Highs()
+    if not solver.available():
+        raise SolverUnavailableError("HiGHS (highspy) is not installed")
+    return solver
+
+
+def _solve_highs(model, options: SolveOptions) -> SolverOutcome:
+    solver = _highs()
+    log = io.StringIO()
+    solver.config.tee = [log]
+    tick = time.perf_counter()
+    solver.set_instance(model)
+    handoff_s = time.perf_counter() - tick
+    start_accepted = _pass_mip_start(solver, model) if options.warm_start else None
+    # Nothing changes between set_instance and solve: skip Pyomo's change detection.
+    for flag in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+                 "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
+                 "update_vars", "update_parameters", "update_named_expressions", "update_objective"):
+        setattr(solver.config.auto_updates, flag, False)
+    tee = [log] + ([_Echo()] if options.log else [])
+    tick = time.perf_counter()
+    results = solver.solve(
+        model,
+        tee=tee,
+        time_limit=options.time_limit,
+        rel_gap=options.mip_gap,
+        threads=options.threads,
+        load_solutions=False,
+        raise_exception_on_nonoptimal_result=False,
+        solver_options={"random_seed": int(options.seed)},
+    )
+    solve_s = time.perf_counter() - tick
+    outcome = _outcome_from_results(results, model)
+    outcome.handoff_s, outcome.solve_s = handoff_s, solve_s
+    outcome.log, outcome.start_accepted = log.getvalue(), start_accepted
+    return outcome
+
+
+class _Echo:
+    def write(self, text):
+        print(text, end="")
+
+    def flush(self):
+        pass
+
+
+def _pass_mip_start(solver, model) -> bool | None:
+    """Hand the variables' current values to HiGHS as a (possibly partial) MIP start."""
+    column_of = solver._pyomo_var_to_solver_var_map
+    index, values = [], []
+    for var in model.component_data_objects(pyo.Var, active=True):
+        if var.value is not None and id(var) in column_of:
+            index.append(column_of[id(var)])
+            values.append(float(var.value))
+    if not index:
+        return None
+    status = solver._solver_model.setSolution(len(index), np.array(index, dtype=np.int32), np.array(values))
+    return str(status).endswith("kOk")
+
+
+def _outcome_from_results(results, model) -> SolverOutcome:
+    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition as TC
+
+    term = results.termination_condition
+    has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
+    if term == TC.convergenceCriteriaSatisfied:
+        status = "optimal"
+    elif term == TC.maxTimeLimit:
+        status = "time_limit"
+    elif term in (TC.provenInfeasible, TC.locallyInfeasible, TC.infeasibleOrUnbounded):
+        status = "infeasible"
+    elif term == TC.unbounded:
+        status = "unbounded"
+    elif term == TC.error:
+        status = "error"
+    else:
+        status = "feasible" if has_solution else "error"
+    objective = results.incumbent_objective if has_solution else None
+    bound = results.objective_bound
+    if bound is not None and not np.isfinite(bound):
+        bound = None
+    if has_solution:
+        results.solution_loader.load_vars()
+    message = {"infeasible": "the solver proved the instance infeasible",
+               "error": f"solver stopped: {term.name}"}.get(status, "")
+    return SolverOutcome(status, objective, bound, relative_gap(objective, bound), has_solution, message=message)
+
+
+# ---------------------------------------------------------------- other Pyomo solvers
+
+
+def _solve_other(model, options: SolveOptions) -> SolverOutcome:
+    solver = pyo.SolverFactory(options.solver)
+    if solver is None or not solver.available(exception_flag=False):
+        raise SolverUnavailableError(f"solver '{options.solver}' is not available here")
+    tick = time.perf_counter()
+    results = solver.solve(model, tee=options.log, load_solutions=False)
+    solve_s = time.perf_counter() - tick
+    term = str(results.solver.termination_condition)
+    has_solution = len(results.solution) > 0
+    if has_solution:
+        model.solutions.load_from(results)
+    status = {"optimal": "optimal", "maxTimeLimit": "time_limit", "infeasible": "infeasible",
+              "unbounded": "unbounded"}.get(term, "feasible" if has_solution else "error")
+    objective = pyo.value(model.objective.expr) if has_solution else None
+    bound = objective if status == "optimal" else None
+    return SolverOutcome(status, objective, bound, relative_gap(objective, bound), has_solution,
+                         solve_s=solve_s, message=f"solver '{options.solver}': {term}")

@@ -1,0 +1,141 @@
+"""verify(): read a solution, check its rows, its validity (rules 1-9) and everything it claims."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..errors import InputError
+from ..instance.io import from_dict, load
+from ..instance.schema import Instance
+from .claims import bound_claims, job_claims, kpi_claims, number, objective_claims, term_claims
+from .facts import Facts, instance_facts
+from .rules import placement_violations
+from .value import SENSE, evaluate_rows, group_rows
+from .violations import VerificationError, Violation
+
+SOLUTION_FILE = "solution.json"
+STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "time_limit", "error")
+NO_SOLUTION = ("infeasible", "unbounded", "error")
+HEADER = {"format": "gpuplan-solution", "version": 1, "problem": "assignment"}
+SOLUTION_KEYS = (
+    "status", "objective_name", "sense", "objective", "bound", "gap", "objective_terms", "kpis", "placements", "jobs",
+)
+
+
+def verify(instance, solution, *, raise_on_error: bool = True, tol: float = 1e-6) -> list[Violation]:
+    """Check ``solution`` against the Rules of models/assignment.md.
+
+    ``instance``: an Instance (or a path / dict to load one). ``solution``: a solution dict, a
+    path to a ``solution.json`` or to a folder holding one, or an object with
+    ``to_solution_dict()``. Returns [] when the solution is valid; otherwise raises
+    :class:`VerificationError` (or, with ``raise_on_error=False``, returns the violations).
+    """
+    violations = check_solution(_as_instance(instance), solution_dict(solution), tol)
+    if violations and raise_on_error:
+        raise VerificationError(violations)
+    return violations
+
+
+def solution_dict(solution) -> dict:
+    if hasattr(solution, "to_solution_dict"):
+        return solution.to_solution_dict()
+    if isinstance(solution, Mapping):
+        return dict(solution)
+    if isinstance(solution, (str, os.PathLike)):
+        return _read_solution(Path(solution))
+    raise TypeError(f"a solution is a dict, a path or has to_solution_dict(), not {type(solution).__name__}")
+
+
+def _read_solution(path: Path) -> dict:
+    if path.is_dir():
+        path = path / SOLUTION_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), None, f"cannot read solution: {getattr(exc, 'strerror', None) or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(path), f"line {exc.lineno}, column {exc.colno}", f"malformed JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), None, "a solution file holds a JSON object")
+    return data
+
+
+def _as_instance(instance) -> Instance:
+    if isinstance(instance, Instance):
+        return instance
+    if isinstance(instance, Mapping):
+        return from_dict(dict(instance))
+    return load(instance)
+
+
+def check_solution(instance: Instance, data: dict, tol: float = 1e-6) -> list[Violation]:
+    found = _header(data)
+    status = data.get("status")
+    if status in NO_SOLUTION or (status == "time_limit" and data.get("objective") is None):
+        # no solution: nothing to check but that nothing is placed
+        if data.get("placements"):
+            found.append(Violation("status", "", f"status '{status}' without a solution, yet placements are given"))
+        return found
+    facts = instance_facts(instance)
+    rows, row_problems = parse_rows(facts, data.get("placements"))
+    objective = data.get("objective_name")
+    if objective not in SENSE:
+        found.append(Violation("format", "", f"objective_name {objective!r} is not one of {', '.join(SENSE)}"))
+        objective = facts.objective
+    ev = evaluate_rows(facts, rows, objective)
+    found += row_problems
+    found += placement_violations(facts, group_rows(facts, rows), ev)
+    found += job_claims(facts, data.get("jobs"), ev, tol)
+    found += term_claims(data.get("objective_terms"), ev, tol)
+    found += objective_claims(data, ev, tol)
+    found += kpi_claims(data.get("kpis"), ev, tol)
+    found += bound_claims(data, ev.sense, tol)
+    return found
+
+
+def _header(data: dict) -> list[Violation]:
+    found = [
+        Violation("format", "", f"{key} is {data.get(key)!r}, expected {value!r}")
+        for key, value in HEADER.items()
+        if data.get(key) != value
+    ]
+    if data.get("status") not in STATUSES:
+        found.append(Violation("format", "", f"status {data.get('status')!r} is not one of {', '.join(STATUSES)}"))
+    elif data["status"] not in NO_SOLUTION:
+        found += [Violation("format", "", f"key '{key}' missing") for key in SOLUTION_KEYS if key not in data]
+    return found
+
+
+def parse_rows(facts: Facts, placements) -> tuple[list[tuple[str, str, int]], list[Violation]]:
+    """The usable rows (known job and node, a positive GPU count) and the problems of the rest."""
+    if placements is None:
+        return [], []
+    if not isinstance(placements, list):
+        return [], [Violation("format", "", "'placements' must be a list")]
+    rows, found = [], []
+    for i, row in enumerate(placements):
+        problem = _row_problem(facts, i, row)
+        if problem is not None:
+            found.append(problem)
+            continue
+        node = facts.nodes[row["node"]]
+        if row.get("gpu_type") != node.gpu_type:
+            found.append(Violation("gpu_type", row["job"], f"placements[{i}]: gpu_type {row.get('gpu_type')!r}, node '{node.id}' is {node.gpu_type}"))
+        rows.append((row["job"], row["node"], int(row["gpus"])))
+    return rows, found
+
+
+def _row_problem(facts: Facts, i: int, row) -> Violation | None:
+    if not isinstance(row, dict):
+        return Violation("format", "", f"placements[{i}] is not a mapping")
+    job, node, gpus = row.get("job"), row.get("node"), number(row.get("gpus"))
+    if not isinstance(job, str) or job not in facts.jobs:
+        return Violation("unknown_job", str(job), f"placements[{i}] names a job the instance does not have")
+    if not isinstance(node, str) or node not in facts.nodes:
+        return Violation("unknown_node", str(node), f"placements[{i}] (job '{job}') names a node the instance does not have")
+    if gpus is None or gpus != int(gpus) or gpus < 1:
+        return Violation("format", job, f"placements[{i}]: gpus {row.get('gpus')!r} is not a positive whole number")
+    return None

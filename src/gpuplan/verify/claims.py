@@ -1,0 +1,172 @@
+"""What a solution claims, compared with what its placement gives: job states, reasons and values,
+objective terms, objective, KPIs, bound and gap."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from .facts import NO_ELIGIBLE_GPU, TOO_LARGE, Facts, JobFacts
+from .value import RUNS, Evaluation, JobValue
+from .violations import Violation
+
+REASONS = (NO_ELIGIBLE_GPU, TOO_LARGE, "quota", "capacity", "objective")
+KPIS = (
+    "usable_gpus", "allocated_gpus", "gpu_utilization", "fragmented_gpus", "free_nodes",
+    "weighted_throughput", "placed_jobs", "unplaced_jobs", "kept_jobs", "migrated_jobs", "preempted_jobs",
+)
+GAP_TOL = 1e-6
+
+
+def number(value) -> float | None:
+    """A finite real number, or None (bools and strings are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def close(claimed: float, actual: float, tol: float) -> bool:
+    return abs(claimed - actual) <= tol * max(1.0, abs(actual))
+
+
+def within(claimed: float, low: float, high: float, tol: float) -> bool:
+    return low - tol * max(1.0, abs(low)) <= claimed <= high + tol * max(1.0, abs(high))
+
+
+# ---------------------------------------------------------------- jobs[]
+
+
+def job_claims(facts: Facts, entries, ev: Evaluation, tol: float) -> list[Violation]:
+    if not isinstance(entries, list):
+        return [Violation("format", "", "'jobs' must be a list")]
+    found, seen = [], Counter()
+    for i, entry in enumerate(entries):
+        job_id = entry.get("job") if isinstance(entry, dict) else None
+        if not isinstance(job_id, str):
+            found.append(Violation("format", "", f"jobs[{i}] has no job id"))
+        elif job_id not in facts.jobs:
+            found.append(Violation("unknown_job", job_id, f"jobs[{i}] names a job the instance does not have"))
+        else:
+            seen[job_id] += 1
+            if seen[job_id] == 2:
+                found.append(Violation("state", job_id, "listed more than once in jobs[]"))
+            if seen[job_id] == 1:
+                found += _job_claim(facts, facts.jobs[job_id], entry, ev, tol)
+    found += [Violation("state", j, "missing from jobs[]") for j in facts.jobs if not seen[j]]
+    return found
+
+
+def _job_claim(facts: Facts, job: JobFacts, entry: dict, ev: Evaluation, tol: float) -> list[Violation]:
+    value = ev.jobs[job.id]
+    found = []
+    if entry.get("state") != value.state:
+        found.append(Violation("state", job.id, f"claimed {entry.get('state')!r}, its rows make it {value.state!r}"))
+    found += _reason(facts, job, value, entry.get("reason"), ev)
+    if entry.get("tenant") != job.tenant:
+        found.append(Violation("job_value", job.id, f"tenant {entry.get('tenant')!r}, not {job.tenant!r}"))
+    if entry.get("gpus") != value.gpus or isinstance(entry.get("gpus"), bool):
+        found.append(Violation("job_value", job.id, f"claims {entry.get('gpus')!r} GPUs, its rows hold {value.gpus}"))
+    for key, (low, high) in (("throughput", value.throughput_range), ("cost", value.cost_range)):
+        claimed = number(entry.get(key))
+        if claimed is None or not within(claimed, low, high, tol):
+            expected = f"{low:.6g}" if low == high else f"in [{low:.6g}, {high:.6g}]"
+            found.append(Violation("job_value", job.id, f"{key} {entry.get(key)!r}, expected {expected}"))
+    return found
+
+
+def _reason(facts: Facts, job: JobFacts, value: JobValue, reason, ev: Evaluation) -> list[Violation]:
+    def bad(message: str) -> list[Violation]:
+        return [Violation("reason", job.id, message)]
+
+    if value.state in RUNS:
+        return bad(f"runs but carries reason {reason!r}") if reason is not None else []
+    if reason not in REASONS:
+        return bad(f"{value.state} with reason {reason!r} (expected one of {', '.join(REASONS)})")
+    must = job.cannot_run_reason
+    if must is not None and reason != must:
+        return bad(f"could not run at all: reason must be {must!r}, not {reason!r}")
+    if must is None and reason in (NO_ELIGIBLE_GPU, TOO_LARGE):
+        return bad(f"could run, so {reason!r} is wrong")
+    if reason == "quota":
+        return _quota(facts, job, ev)
+    return []  # capacity and objective are accepted without proof
+
+
+def _quota(facts: Facts, job: JobFacts, ev: Evaluation) -> list[Violation]:
+    """``quota``: the room the cap leaves beside what the tenant holds is below the job's
+    smallest need (its share of the tenant's demand)."""
+    cap = facts.tenants[job.tenant].max_gpus
+    if cap is None:
+        return [Violation("reason", job.id, f"reason 'quota' but tenant '{job.tenant}' has no cap")]
+    room = cap - ev.tenant_gpus.get(job.tenant, 0)
+    if room >= job.fewest_gpus:
+        return [Violation("reason", job.id, f"reason 'quota' but the cap leaves {room} GPUs and the job needs {job.fewest_gpus}")]
+    return []
+
+
+# ---------------------------------------------------------------- objective, terms, KPIs, bound
+
+
+def term_claims(entries, ev: Evaluation, tol: float) -> list[Violation]:
+    if not isinstance(entries, list):
+        return [Violation("format", "", "'objective_terms' must be a list")]
+    claimed: dict[str, dict] = {}
+    found = []
+    for i, entry in enumerate(entries):
+        name = entry.get("term") if isinstance(entry, dict) else None
+        if name not in ev.terms:
+            found.append(Violation("objective_term", str(name), f"objective_terms[{i}] is not a term of objective '{ev.objective_name}'"))
+        elif name in claimed:
+            found.append(Violation("objective_term", name, "listed more than once"))
+        else:
+            claimed[name] = entry
+    for name, (weight, value) in ev.terms.items():
+        if name not in claimed:
+            found.append(Violation("objective_term", name, "missing"))
+            continue
+        for key, actual in (("weight", weight), ("value", value), ("contribution", weight * value)):
+            got = number(claimed[name].get(key))
+            if got is None or not close(got, actual, tol):
+                found.append(Violation("objective_term", name, f"{key} {claimed[name].get(key)!r}, expected {actual:.9g}"))
+    return found
+
+
+def objective_claims(data: dict, ev: Evaluation, tol: float) -> list[Violation]:
+    found = []
+    if data.get("sense") != ev.sense:
+        found.append(Violation("objective", "", f"sense {data.get('sense')!r}, but '{ev.objective_name}' is {ev.sense}"))
+    claimed = number(data.get("objective"))
+    if claimed is None:
+        found.append(Violation("objective", "", f"objective {data.get('objective')!r} for a solution (expected {ev.objective:.9g})"))
+    elif not close(claimed, ev.objective, tol):
+        found.append(Violation("objective", "", f"objective {claimed:.9g}, the placement gives {ev.objective:.9g}"))
+    return found
+
+
+def kpi_claims(kpis, ev: Evaluation, tol: float) -> list[Violation]:
+    if not isinstance(kpis, dict):
+        return [Violation("format", "", "'kpis' must be a mapping")]
+    found = []
+    for name in KPIS:
+        low, high = ev.kpi_ranges.get(name, (ev.kpis[name], ev.kpis[name]))
+        got = number(kpis.get(name))
+        if got is None or not within(got, low, high, tol):
+            expected = f"{low:.9g}" if low == high else f"in [{low:.9g}, {high:.9g}]"
+            found.append(Violation("kpi", name, f"{kpis.get(name)!r}, expected {expected}"))
+    return found
+
+
+def bound_claims(data: dict, sense: str, tol: float) -> list[Violation]:
+    objective, bound, gap = (number(data.get(key)) for key in ("objective", "bound", "gap"))
+    if objective is None or bound is None:
+        return []
+    slack = tol * max(1.0, abs(objective))
+    beyond = objective > bound + slack if sense == "max" else objective < bound - slack
+    if beyond:
+        side = "above" if sense == "max" else "below"
+        return [Violation("bound", "", f"objective {objective:.9g} is {side} the bound {bound:.9g} of a {sense} problem")]
+    if gap is not None:
+        expected = abs(bound - objective) / max(1e-10, abs(objective))
+        if abs(gap - expected) > GAP_TOL:
+            return [Violation("bound", "", f"gap {gap:.9g}, but objective and bound give {expected:.9g}")]
+    return []

@@ -1,0 +1,63 @@
+"""What the verifier reports: one :class:`Violation` per broken rule, and the error raising them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import GpuplanError
+
+# Every rule code the verifier reports, with what it means (models/assignment.md, Rules).
+RULES: dict[str, str] = {
+    "format": "the solution is malformed (a missing key, a value of the wrong type, a bad row)",
+    "status": "a solution without a solution status (infeasible, unbounded, error) has placements",
+    "unknown_job": "a row or a jobs[] entry names a job the instance does not have",
+    "unknown_node": "a row names a node the instance does not have",
+    "gpu_type": "a row's gpu_type is not the GPU type of its node",
+    "node_capacity": "rule 1: reserved plus held GPUs exceed a node's GPUs",
+    "eligibility": "rule 3: a node's GPU type is not an option of the job or has too little memory",
+    "gang_single_node": "rule 4: a job on one node holds other than its GPU count there, or a "
+    "job that fits in one node is spread over several",
+    "whole_node": "rule 5: a multi-node job holds part of a node, or shares one",
+    "coverage": "rule 5: a multi-node job's nodes do not cover its GPU need",
+    "redundant_node": "rule 5: a multi-node job could drop a node and still be covered",
+    "scope": "rule 5: a multi-node job's nodes break its topology scope",
+    "mixed_types": "rule 5: a job mixes GPU types without allow_mixed_types",
+    "duplicate_row": "rule 6: a job holds GPUs on one node in more than one row",
+    "running_rules": "rule 7: a non-migratable job is moved or a non-preemptible job stopped",
+    "required": "rule 8: a required job does not run",
+    "tenant_cap": "rule 9: a tenant holds more GPUs than its cap",
+    "tenant_floor": "rule 9: a tenant holds fewer GPUs than min(guaranteed, demand)",
+    "state": "a job's claimed state is not the one its rows give, or a job is missing from jobs[]",
+    "reason": "a job's unplaced reason is missing, unknown or wrong",
+    "job_value": "a job's claimed tenant, GPUs, throughput or cost is wrong",
+    "objective_term": "an objective term is missing, unknown, or has a wrong weight, value or "
+    "contribution",
+    "objective": "the objective (or its sense) is not the one the placement gives",
+    "kpi": "a KPI is missing or wrong",
+    "bound": "the objective lies beyond the bound, or the gap does not match them",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str  # a key of RULES
+    entity: str  # the job / node / tenant / term concerned ("" if none)
+    message: str  # one readable line
+
+    def __str__(self) -> str:
+        where = f" '{self.entity}'" if self.entity else ""
+        return f"[{self.rule}]{where}: {self.message}"
+
+
+class VerificationError(GpuplanError):
+    """A solution breaks the rules; ``violations`` lists every problem found."""
+
+    SHOWN = 5
+
+    def __init__(self, violations: list[Violation]):
+        self.violations = list(violations)
+        lines = [str(v) for v in self.violations[: self.SHOWN]]
+        hidden = len(self.violations) - self.SHOWN
+        if hidden > 0:
+            lines.append(f"... and {hidden} more violation{'s' if hidden > 1 else ''}")
+        super().__init__("\n".join(lines))
