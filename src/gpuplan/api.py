@@ -129,6 +129,6 @@ def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, row
     result.tenants = evaluation.tenant_table()
     result.kpis = dict(evaluation.kpis)
     result.objective_terms = pd.DataFrame(
-        [(name, weight, value, weight * value) for name, (weight, value) in evaluation.terms.items()],
+        [(name, weight, value, weight * value + 0.0) for name, (weight, value) in evaluation.terms.items()],
         columns=TERM_COLUMNS)
     result.objective = evaluation.objective

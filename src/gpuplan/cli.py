@@ -1,0 +1,176 @@
+"""The gpuplan command line: thin commands over the Python API.
+
+Exit codes: 0 success; 1 the work ran but found no solution (infeasible, time limit without
+a solution, solver error) or a solution failed verification; 2 bad input (the message names
+file, field and problem; nothing is written).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import GpuplanError, InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
+generate_app = typer.Typer(no_args_is_help=True, help="Write synthetic instances.")
+import_app = typer.Typer(no_args_is_help=True, help="Convert public benchmark files into instances.")
+app.add_typer(generate_app, name="generate")
+app.add_typer(import_app, name="import")
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT = 0, 1, 2
+SOLVED = ("optimal", "feasible", "time_limit")
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _bad_input(exc: Exception) -> None:
+    _fail(str(exc), EXIT_BAD_INPUT)
+
+
+@app.command()
+def validate(files: list[Path] = typer.Argument(..., help="instance files (.json, .yaml)")):
+    """Check instance files; print one line per file."""
+    from .instance import load, node_infos
+
+    for file in files:
+        try:
+            instance = load(file)
+        except InputError as exc:
+            _bad_input(exc)
+        gpus = sum(info.gpus for info in node_infos(instance))
+        console.print(f"ok  {file}: {len(instance.jobs)} jobs, {gpus} GPUs, "
+                      f"{len(instance.node_pools)} pools", highlight=False)
+
+
+@app.command()
+def solve(
+    file: Path = typer.Argument(..., help="instance file"),
+    problem: str = typer.Option("assignment", help="problem to solve"),
+    objective: Optional[str] = typer.Option(None, help="override options.objective: throughput|cost|utilization|fairness"),
+    method: str = typer.Option("milp", help="milp (exact) or greedy (baseline)"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="seconds"),
+    mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative gap to stop at"),
+    threads: Optional[int] = typer.Option(None, help="solver threads"),
+    seed: int = typer.Option(0, help="solver random seed"),
+    log: bool = typer.Option(False, "--log", help="show the solver log"),
+    out: Optional[Path] = typer.Option(None, "--out", help="write solution.json and CSV tables here"),
+):
+    """Solve one instance and print a summary (and write it with --out)."""
+    from .api import solve as solve_instance
+
+    try:
+        result = solve_instance(file, problem, objective=objective, method=method, time_limit=time_limit,
+                                mip_gap=mip_gap, threads=threads, seed=seed, log=log)
+    except (InputError, ValueError) as exc:
+        _bad_input(exc)
+    print_summary(result)
+    if out is not None:
+        path = result.save(out)
+        console.print(f"written: {path.parent}", highlight=False)
+    raise typer.Exit(EXIT_OK if result.status in SOLVED and result.has_solution else EXIT_NO_SOLUTION)
+
+
+def print_summary(result) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in result.summary_lines():
+        table.add_row(key, value)
+    console.print(table)
+    if len(result.objective_terms):
+        terms = Table("term", "weight", "value", "contribution", box=None)
+        for row in result.objective_terms.itertuples(index=False):
+            terms.add_row(row.term, f"{row.weight:g}", f"{row.value:.6g}", f"{row.contribution:.6g}")
+        console.print(terms)
+
+
+@app.command()
+def verify(
+    instance_file: Path = typer.Argument(..., metavar="INSTANCE"),
+    solution: Path = typer.Argument(..., metavar="SOLUTION", help="solution.json or the folder holding it"),
+):
+    """Check a solution independently of the model: every rule, the objective, the KPIs."""
+    from .instance import load
+    from .verify import verify as verify_solution
+
+    try:
+        instance = load(instance_file)
+        violations = verify_solution(instance, _read_solution(solution), raise_on_error=False)
+    except InputError as exc:
+        _bad_input(exc)
+    if not violations:
+        console.print(f"valid: {solution}", highlight=False)
+        raise typer.Exit(EXIT_OK)
+    for violation in violations:
+        err_console.print(f"{violation.rule}: {violation.entity}: {violation.message}", highlight=False)
+    raise typer.Exit(EXIT_NO_SOLUTION)
+
+
+def _read_solution(path: Path) -> dict:
+    file = path / "solution.json" if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(str(file), None, f"cannot read file: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(file), f"line {exc.lineno}, column {exc.colno}", f"malformed JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or data.get("format") != "gpuplan-solution":
+        raise InputError(str(file), "format", "not a gpuplan solution file")
+    return data
+
+
+@app.command()
+def schema():
+    """Print the JSON Schema of instance files."""
+    from .instance.schema import file_json_schema
+
+    sys.stdout.write(json.dumps(file_json_schema(), indent=1) + "\n")
+
+
+@generate_app.command("assignment")
+def generate_assignment(
+    gpus: int = typer.Option(..., "--gpus", min=8, help="GPUs in the cluster"),
+    jobs: int = typer.Option(..., "--jobs", min=1, help="jobs in the queue and running"),
+    seed: int = typer.Option(0, "--seed"),
+    output: Path = typer.Option(..., "-o", "--output", help="instance file to write (.json or .yaml)"),
+):
+    """A synthetic heterogeneous cluster and job mix (sizes after production traces)."""
+    from .generate import write_assignment
+
+    try:
+        write_assignment(output, gpus=gpus, jobs=jobs, seed=seed)
+    except (GpuplanError, ValueError) as exc:
+        _bad_input(exc)
+    console.print(f"written: {output}", highlight=False)
+
+
+@import_app.command("gap")
+def import_gap(
+    source: Path = typer.Argument(..., metavar="ORLIB_FILE", help="an OR-Library GAP instance file"),
+    output: Path = typer.Option(..., "-o", "--output", help="instance file to write (.json or .yaml)"),
+):
+    """OR-Library generalised assignment: one agent = one node; cost objective; all jobs required."""
+    from .importers.gap import write_gap_instance
+
+    try:
+        write_gap_instance(source, output)
+    except (GpuplanError, ValueError) as exc:
+        _bad_input(exc)
+    console.print(f"written: {output}", highlight=False)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,84 @@
+"""Small instances written in a few lines, for tests."""
+
+from __future__ import annotations
+
+import gpuplan as gp
+from gpuplan.instance.index import build_index
+from gpuplan.model import build_model
+from gpuplan.solve import SolveOptions, solve_model
+
+GPU_TYPES = [
+    {"id": "A", "memory_gb": 80, "power_w": 700, "idle_power_w": 100},
+    {"id": "B", "memory_gb": 40, "power_w": 400, "idle_power_w": 70},
+    {"id": "C", "memory_gb": 80, "power_w": 400, "idle_power_w": 70},
+]
+
+
+def pool(id, gpu_type, gpus, count, pod="p1", site="s1"):
+    return {"id": id, "gpu_type": gpu_type, "gpus_per_node": gpus, "node_count": count, "pod": pod, "_site": site}
+
+
+def job(id, options, tenant="t", **fields):
+    """``options``: {gpu_type: gpus | (gpus, throughput) | (gpus, throughput, cost)}."""
+    gpu_options = []
+    for gpu_type, spec in options.items():
+        spec = spec if isinstance(spec, tuple) else (spec,)
+        option = {"gpu_type": gpu_type, "gpus": spec[0]}
+        if len(spec) > 1:
+            option["throughput"] = spec[1]
+        if len(spec) > 2:
+            option["cost_per_hour"] = spec[2]
+        gpu_options.append(option)
+    return {"id": id, "tenant": tenant, "gpu_options": gpu_options, **fields}
+
+
+def cluster_data(pools, jobs, *, tenants=None, current=(), nodes=(), options=None, gpu_types=GPU_TYPES, name="test"):
+    pod_site = {}
+    for p in pools:
+        pod_site[p["pod"]] = p["_site"]
+    data = {
+        "schema_version": 1,
+        "name": name,
+        "gpu_types": list(gpu_types),
+        "sites": [{"id": s} for s in dict.fromkeys(pod_site.values())],
+        "pods": [{"id": p, "site": s} for p, s in pod_site.items()],
+        "node_pools": [{k: v for k, v in p.items() if k != "_site"} for p in pools],
+        "tenants": tenants or [{"id": "t"}],
+        "jobs": list(jobs),
+        "current_placements": [{"job": j, "node": n, "gpus": g} for j, n, g in current],
+        "nodes": list(nodes),
+    }
+    if options:
+        data["options"] = options
+    return data
+
+
+def cluster(pools, jobs, **kwargs) -> gp.Instance:
+    return gp.from_dict(cluster_data(pools, jobs, **kwargs))
+
+
+def solve_checked(instance, **kwargs) -> gp.Result:
+    """Solve and run the independent verifier on the result (raises on any violation)."""
+    result = gp.solve(instance, **kwargs)
+    gp.verify(instance, result)
+    return result
+
+
+def relaxed_solver_objective(instance, constraint: str, objective: str | None = None) -> float | None:
+    """Optimum of the model with one constraint family switched off (to show that it binds)."""
+    built = build_model(build_index(instance), objective)
+    getattr(built.model, constraint).deactivate()
+    return solve_model(built.model, SolveOptions()).objective
+
+
+def placed_on(result, job_id) -> list[tuple[str, int]]:
+    rows = result.placements[result.placements.job == job_id]
+    return sorted(zip(rows.node, rows.gpus))
+
+
+def state_of(result, job_id) -> str:
+    return result.jobs.set_index("job").loc[job_id, "state"]
+
+
+def reason_of(result, job_id):
+    return result.jobs.set_index("job").loc[job_id, "reason"]
