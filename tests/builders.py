@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import gpuplan as gp
 from gpuplan.instance.index import build_index
 from gpuplan.model import build_model
-from gpuplan.solve import SolveOptions, solve_model
+from gpuplan.solver import SolveOptions, solve_model
 
 GPU_TYPES = [
     {"id": "A", "memory_gb": 80, "power_w": 700, "idle_power_w": 100},
@@ -39,7 +41,7 @@ def cluster_data(pools, jobs, *, tenants=None, current=(), nodes=(), options=Non
     data = {
         "schema_version": 1,
         "name": name,
-        "gpu_types": list(gpu_types),
+        "gpu_types": copy.deepcopy(list(gpu_types)),
         "sites": [{"id": s} for s in dict.fromkeys(pod_site.values())],
         "pods": [{"id": p, "site": s} for p, s in pod_site.items()],
         "node_pools": [{k: v for k, v in p.items() if k != "_site"} for p in pools],

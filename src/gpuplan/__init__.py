@@ -6,11 +6,20 @@
     gp.verify(inst, res)
 """
 
-from .api import solve
 from .errors import GpuplanError, InputError
 from .instance import Instance, dump, from_dict, load
 from .results import Result
 from .verify import VerificationError, Violation, evaluate, verify
+
+
+def __getattr__(name):
+    # The solver stack (Pyomo, HiGHS) loads on first use, so that the instance layer and the
+    # independent verifier import without it.
+    if name == "solve":
+        from .api import solve
+
+        return solve
+    raise AttributeError(f"module 'gpuplan' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 

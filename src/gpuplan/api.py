@@ -12,12 +12,13 @@ from .instance.index import DEFAULT_MAX_PATTERNS, AssignmentIndex, build_index
 from .instance.io import load
 from .instance.schema import Instance
 from .model import PROBLEMS, build_model
+from .model.bounds import trivial_bound
 from .model.disaggregate import solution_rows
 from .model.terms import SENSE
 from .model.warm_start import apply_start
 from .reasons import unplaced_reasons
 from .results import JOB_COLUMNS, PLACEMENT_COLUMNS, TERM_COLUMNS, Result
-from .solve import SolveOptions, relative_gap, solve_model
+from .solver import SolveOptions, relative_gap, solve_model
 from .verify import evaluate
 
 METHODS = ("milp", "greedy")
@@ -92,9 +93,13 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
         rows = solution_rows(built)
         timings["extract_s"] = time.perf_counter() - tick
     message = outcome.message
+    bound = outcome.bound
+    if bound is None and outcome.status in ("feasible", "time_limit"):
+        bound = trivial_bound(base["idx"], base["objective"])
+        message = "; ".join(filter(None, [message, "solver stopped before its first bound: trivial bound"]))
     if options.warm_start and not start_set:
         message = "; ".join(filter(None, [message, f"no MIP start ({start.message or 'greedy start not expressible'})"]))
-    return _finish(base, timings, started, status=outcome.status, rows=rows, bound=outcome.bound,
+    return _finish(base, timings, started, status=outcome.status, rows=rows, bound=bound,
                    solver_objective=outcome.objective, message=message, log=outcome.log)
 
 

@@ -133,8 +133,9 @@ def assignment_instance(
       size is ``load * gpus / jobs``; for trace-like mixes (median 1, mean 5-27) pick
       ``jobs`` near ``load * gpus / 14``.
     - ``running_fraction``: share of the GPUs already busy with running jobs (0 to 0.9).
-    - ``sites``: number of sites; default 1 below 1,000 GPUs, 2 below 10,000, 3 below
-      50,000, else 4 (6 from 200,000).
+    - ``sites``: number of sites (at most one per 8 GPUs); default 1 below 1,000 GPUs, 2
+      below 10,000, 3 below 50,000, else 4 (6 from 200,000). Each site has 2-8 pods of about
+      4,096 GPUs; a pod holds one or two GPU types, so pools stay few (~40 at 100,000 GPUs).
     - ``tenants``: number of tenants, 1-8; default 3-8 growing with the cluster.
     - ``required_fraction``: share of jobs that must run (small jobs only, at most 2% of GPUs).
     - ``inference_nodes``: add a few 4-GPU L40S nodes (clusters of 256 GPUs or more).
@@ -150,36 +151,26 @@ def assignment_instance(
     running = _place_running(rng, cluster, queue, running_fraction * capacity)
     n_tenants = tenants if tenants is not None else _default_tenants(capacity)
     tenant_rows, owners = _build_tenants(rng, cluster, queue, running, n_tenants)
-    description = (
-        f"Synthetic cluster and job mix from gpuplan.generate.assignment_instance(gpus={gpus}, "
-        f"jobs={jobs}, seed={seed}, load={load}, running_fraction={running_fraction}, "
-        f"sites={sites}, tenants={tenants}, required_fraction={required_fraction}, "
-        f"inference_nodes={inference_nodes}). Job sizes after the Acme/Philly/Helios trace "
-        f"summaries (Hu et al., NSDI'24), GPU-type speed-ups after Gavel (Narayanan et al., OSDI'20)."
+    call = (
+        f"gpuplan.generate.assignment_instance(gpus={gpus}, jobs={jobs}, seed={seed}, load={load}, "
+        f"running_fraction={running_fraction}, sites={sites}, tenants={tenants}, "
+        f"required_fraction={required_fraction}, inference_nodes={inference_nodes})"
     )
-    data = {
+    return Instance.model_validate({
         "schema_version": SCHEMA_VERSION,
         "name": name or f"synthetic-{gpus}g-{jobs}j-s{seed}",
-        "description": description,
-        "gpu_types": [
-            {"id": g.id, "memory_gb": float(g.memory_gb), "power_w": float(g.power_w),
-             "idle_power_w": float(g.idle_power_w)}
-            for g in cluster.types
-        ],
-        "sites": [{"id": site} for site in cluster.sites],
-        "pods": [{"id": pod, "site": site} for pod, site in cluster.pods],
-        "node_pools": [
-            {"id": p.id, "pod": p.pod, "gpu_type": p.gpu.id, "gpus_per_node": p.gpu.gpus_per_node,
-             "node_count": p.node_count}
-            for p in cluster.pools
-        ],
+        "description": (
+            f"Synthetic cluster and job mix from {call}. Job sizes after the Acme/Philly/Helios "
+            f"trace summaries (Hu et al., NSDI'24), GPU-type speed-ups after Gavel (Narayanan et "
+            f"al., OSDI'20)."
+        ),
+        **_cluster_rows(cluster),
         "tenants": tenant_rows,
         "jobs": _job_rows(queue, running, owners),
         "current_placements": [
             {"job": queue.ids[j], "node": node, "gpus": n} for j, node, n in running.rows
         ],
-    }
-    return Instance.model_validate(data)
+    })
 
 
 def write_assignment(path: str | Path, gpus: int, jobs: int, seed: int, **knobs) -> Instance:
@@ -335,6 +326,23 @@ def _add_inference_nodes(units, pods, primary, pod_pools) -> None:
             pod_pools[i][inference] = k
 
 
+def _cluster_rows(cluster: Cluster) -> dict[str, list[dict]]:
+    return {
+        "gpu_types": [
+            {"id": g.id, "memory_gb": float(g.memory_gb), "power_w": float(g.power_w),
+             "idle_power_w": float(g.idle_power_w)}
+            for g in cluster.types
+        ],
+        "sites": [{"id": site} for site in cluster.sites],
+        "pods": [{"id": pod, "site": site} for pod, site in cluster.pods],
+        "node_pools": [
+            {"id": p.id, "pod": p.pod, "gpu_type": p.gpu.id, "gpus_per_node": p.gpu.gpus_per_node,
+             "node_count": p.node_count}
+            for p in cluster.pools
+        ],
+    }
+
+
 # ---------------------------------------------------------------- jobs
 
 
@@ -406,79 +414,89 @@ def _job_sizes(rng, n: int, cap: int, target_total: float) -> np.ndarray:
 
 def _build_jobs(rng, cluster: Cluster, n: int, target_total: float, required_fraction: float) -> Queue:
     types = cluster.types
-    t_count = len(types)
-    speed = np.array([g.speed for g in types])
-    memory = np.array([g.memory_gb for g in types], dtype=float)
     node_gpus = np.array([g.gpus_per_node for g in types])
     largest_pool = max(p.gpu.gpus_per_node * p.node_count for p in cluster.pools)
     cap = min(JOB_SIZES[-1], 1 << (largest_pool.bit_length() - 1))
     sizes = _job_sizes(rng, n, cap, target_total)
-    capacity = cluster.capacity
+    required = _pick_required(rng, sizes, required_fraction, cluster.capacity)
+    allowed = _allowed_types(rng, types, n)
 
-    required = _pick_required(rng, sizes, required_fraction, capacity)
-
-    # Framework compatibility: 910B needs a ported stack (40% of jobs); some jobs need H100
-    # (e.g. FP8); some pre-training jobs avoid the compute-light H20; L40S only for small jobs.
-    is_type = {g.id: np.array([t.id == g.id for t in types]) for g in GPU_CATALOG}
-    allowed = np.ones((n, t_count), dtype=bool)
-    cuda = np.array([g.cuda for g in types])
-    ported = rng.random(n) < 0.4
-    allowed &= cuda[None, :] | ported[:, None]
-    allowed &= ~((rng.random(n) < 0.15)[:, None] & is_type["H20"][None, :])
-    allowed &= ~((rng.random(n) < 0.5)[:, None] & is_type[INFERENCE_TYPE][None, :])
-    h100_only = (rng.random(n) < 0.08) & is_type["H100"].any()
-    allowed[h100_only] = is_type["H100"]
-
-    # Some jobs need twice the GPUs on the slower types (model does not fit / too slow).
-    doubled = (rng.random(n) < 0.25) & (2 * sizes <= cap)
-    gpus = np.where(doubled[:, None] & (speed[None, :] <= 0.5), 2 * sizes[:, None], sizes[:, None])
-    allowed &= ~(is_type[INFERENCE_TYPE][None, :] & (gpus > 4))
-
-    # Memory per GPU: 35% small, 30% medium, 20% up to 64 GB, 12% up to 80 GB, 3% only H20.
-    bands = np.array([[4, 24], [24, 48], [48, 64], [64, 80], [80, 96]], dtype=float)
-    band = rng.choice(len(bands), size=n, p=[0.35, 0.30, 0.20, 0.12, 0.03])
-    memory_gb = np.round(rng.uniform(bands[band, 0], bands[band, 1]))
-
-    # Required jobs: small, little memory, every type present, high priority.
-    allowed[required] = True
-    gpus[required] = sizes[required][:, None]
-    memory_gb[required] = np.minimum(memory_gb[required], 24)
-    allowed[required] &= gpus[required] <= node_gpus[None, :]
-
-    allowed[~allowed.any(axis=1)] = True  # nothing left (e.g. only 910B present): anything
-    best_memory = np.where(allowed, memory[None, :], 0).max(axis=1)
-    memory_gb = np.minimum(memory_gb, best_memory)  # at least one listed type has the memory
-    eligible = allowed & (memory[None, :] >= memory_gb[:, None])
-
+    # Per-GPU speed relative to the fastest type, with the job's own Gavel spread.
     spread = np.clip(
         np.log(np.array(GAVEL_V100_K80_SPEEDUPS)) / np.log(np.median(GAVEL_V100_K80_SPEEDUPS)),
         SPREAD_MIN, SPREAD_MAX,
     )[rng.integers(len(GAVEL_V100_K80_SPEEDUPS), size=n)]
-    scale = np.where(gpus > sizes[:, None], (gpus / sizes[:, None]) * SCALING_EFFICIENCY, 1.0)
+    per_gpu_speed = np.array([g.speed for g in types])[None, :] ** spread[:, None]
+
+    # A quarter of the jobs need twice the GPUs on types where they run at half speed or
+    # less (e.g. 4 H100 or 8 A800); twice the GPUs never beat the fastest option.
+    doubles = ((rng.random(n) < 0.25) & (2 * sizes <= cap))[:, None] & (per_gpu_speed <= 0.5)
+    doubles[required] = False
+    gpus = np.where(doubles, 2 * sizes[:, None], sizes[:, None])
+    allowed &= ~(np.array([g.id == INFERENCE_TYPE for g in types])[None, :] & (gpus > 4))
+    allowed[required] = gpus[required] <= node_gpus[None, :]  # required: every type that fits
+    allowed[~allowed.any(axis=1)] = True  # nothing left (e.g. only 910B present): anything
+
+    memory_gb = _memory_needs(rng, n, required)
+    memory = np.array([g.memory_gb for g in types], dtype=float)
+    best_memory = np.where(allowed, memory[None, :], 0).max(axis=1)
+    memory_gb = np.minimum(memory_gb, best_memory)  # at least one listed type has the memory
+    eligible = allowed & (memory[None, :] >= memory_gb[:, None])
+
+    scale = np.where(doubles, 2 * SCALING_EFFICIENCY, 1.0)
     throughput = (
-        sizes[:, None] * rng.lognormal(0, 0.15, n)[:, None] * speed[None, :] ** spread[:, None]
-        * scale * rng.lognormal(0, 0.05, (n, t_count))
+        sizes[:, None] * rng.lognormal(0, 0.15, n)[:, None] * per_gpu_speed * scale
+        * rng.lognormal(0, 0.05, (n, len(types)))
     )
+    fastest = throughput[:, int(np.argmax([g.speed for g in types]))]
+    throughput = np.where(doubles, np.minimum(throughput, 0.95 * fastest[:, None]), throughput)
     priority = rng.choice([0.5, 1.0, 2.0, 3.0, 5.0], size=n, p=[0.10, 0.55, 0.20, 0.10, 0.05])
     priority[required] = rng.choice([3.0, 5.0], size=int(required.sum()))
-
     multi_node = (allowed & (gpus > node_gpus[None, :])).any(axis=1)
-    scope_draw = rng.choice(["pod", "site", "any"], size=n, p=[0.5, 0.35, 0.15])
-    node_scope = rng.random(n) < 0.3
-    scope = [
-        str(scope_draw[j]) if multi_node[j] else ("node" if node_scope[j] else None)
-        for j in range(n)
-    ]
-    scope = [None if s == "site" else s for s in scope]
-    mixed = multi_node & (eligible.sum(axis=1) >= 2) & (rng.random(n) < 0.1)
-
     width = len(str(max(n - 1, 0)))
     return Queue(
         ids=[f"job-{j:0{width}d}" for j in range(n)],
         sizes=sizes, gpus=gpus, allowed=allowed, eligible=eligible, throughput=throughput,
-        memory_gb=memory_gb, priority=priority, required=required, scope=scope, mixed=mixed,
+        memory_gb=memory_gb, priority=priority, required=required,
+        scope=_scopes(rng, multi_node),
+        mixed=multi_node & (eligible.sum(axis=1) >= 2) & (rng.random(n) < 0.1),
         types=types,
     )
+
+
+def _allowed_types(rng, types: list[GpuSpec], n: int) -> np.ndarray:
+    """Which present types each job lists (framework compatibility): 910B needs a ported
+    stack (40% of jobs); 8% need H100 (e.g. FP8); 15% avoid the compute-light H20; half may
+    use the L40S inference nodes (small jobs only, applied by the caller)."""
+    is_type = {g.id: np.array([t.id == g.id for t in types]) for g in GPU_CATALOG}
+    cuda = np.array([g.cuda for g in types])
+    allowed = np.ones((n, len(types)), dtype=bool)
+    allowed &= cuda[None, :] | (rng.random(n) < 0.4)[:, None]
+    allowed &= ~((rng.random(n) < 0.15)[:, None] & is_type["H20"][None, :])
+    allowed &= ~((rng.random(n) < 0.5)[:, None] & is_type[INFERENCE_TYPE][None, :])
+    h100_only = (rng.random(n) < 0.08) & bool(is_type["H100"].any())
+    allowed[h100_only] = is_type["H100"]
+    return allowed
+
+
+def _memory_needs(rng, n: int, required: np.ndarray) -> np.ndarray:
+    """GPU memory per GPU, whole GB: 35% 4-24, 30% 24-48, 20% 48-64 (excludes L40S), 12%
+    64-80 (excludes 910B), 3% 80-96 (H20 only). Required jobs need at most 24 GB."""
+    bands = np.array([[4, 24], [24, 48], [48, 64], [64, 80], [80, 96]], dtype=float)
+    band = rng.choice(len(bands), size=n, p=[0.35, 0.30, 0.20, 0.12, 0.03])
+    memory_gb = np.round(rng.uniform(bands[band, 0], bands[band, 1]))
+    memory_gb[required] = np.minimum(memory_gb[required], 24)
+    return memory_gb
+
+
+def _scopes(rng, multi_node: np.ndarray) -> list[str | None]:
+    """Jobs that may span nodes: 50% pod, 35% site, 15% any. Jobs that fit in a node (scope
+    is moot): 30% say node, the rest keep the default. None = the default (site)."""
+    n = len(multi_node)
+    spanning = rng.choice(["pod", "site", "any"], size=n, p=[0.5, 0.35, 0.15])
+    node = rng.random(n) < 0.3
+    scopes = [str(spanning[j]) if multi_node[j] else ("node" if node[j] else "site") for j in range(n)]
+    return [None if s == "site" else s for s in scopes]
 
 
 def _pick_required(rng, sizes: np.ndarray, fraction: float, capacity: int) -> np.ndarray:

@@ -105,7 +105,7 @@ def greedy(idx: AssignmentIndex, objective: str) -> GreedyOutcome:
         return True
 
     order = _job_order(idx, waiting, pack_of, objective)
-    for j in [j for j in order if idx.instance_job(j).required]:
+    for j in _regret_order(idx, [j for j in order if idx.instance_job(j).required], pack_of, objective):
         try_place(j)
     floors = {t: min(tenant.guaranteed_gpus, idx.demand[t]) for t, tenant in tenants.items()}
     for j in order:
@@ -165,6 +165,28 @@ def _job_order(idx, jobs, pack_of, objective) -> list[str]:
         key = lambda j: (-smallest(j), j)  # noqa: E731
     else:
         key = lambda j: (-idx.instance_job(j).priority * best_throughput(j) / smallest(j), j)  # noqa: E731
+    return sorted(jobs, key=key)
+
+
+def _regret_order(idx, jobs, pack_of, objective) -> list[str]:
+    """Required jobs with the most to lose first: the gap between their best and second-best
+    option (a job with one option has everything to lose), as in Martello and Toth's GAP
+    heuristic; big jobs break ties."""
+    job = idx.instance_job
+
+    def values(j):
+        out = [_option_value(objective, job(j).priority, p.throughput, p.cost, p.size) for p in pack_of[j]]
+        if j in idx.span:
+            option = job(j).option
+            out += [_option_value(objective, job(j).priority, option(g).throughput, option(g).cost_per_hour, n)
+                    for g, n in idx.span[j].need.items()]
+        return sorted(out, reverse=True)
+
+    def key(j):
+        v = values(j)
+        regret = v[0] - v[1] if len(v) > 1 else float("inf")
+        return (-regret, j)
+
     return sorted(jobs, key=key)
 
 

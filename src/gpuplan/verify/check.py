@@ -21,7 +21,8 @@ STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "time_limit", "err
 NO_SOLUTION = ("infeasible", "unbounded", "error")
 HEADER = {"format": "gpuplan-solution", "version": 1, "problem": "assignment"}
 SOLUTION_KEYS = (
-    "status", "objective_name", "sense", "objective", "bound", "gap", "objective_terms", "kpis", "placements", "jobs",
+    "status", "objective_name", "sense", "objective", "bound", "gap", "objective_terms", "kpis",
+    "placements", "jobs",
 )
 
 
@@ -55,9 +56,11 @@ def _read_solution(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(str(path), None, f"cannot read solution: {getattr(exc, 'strerror', None) or exc}") from None
+        reason = getattr(exc, "strerror", None) or exc
+        raise InputError(str(path), None, f"cannot read solution: {reason}") from None
     except json.JSONDecodeError as exc:
-        raise InputError(str(path), f"line {exc.lineno}, column {exc.colno}", f"malformed JSON: {exc.msg}") from None
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise InputError(str(path), where, f"malformed JSON: {exc.msg}") from None
     if not isinstance(data, dict):
         raise InputError(str(path), None, "a solution file holds a JSON object")
     return data
@@ -72,18 +75,18 @@ def _as_instance(instance) -> Instance:
 
 
 def check_solution(instance: Instance, data: dict, tol: float = 1e-6) -> list[Violation]:
-    found = _header(data)
-    status = data.get("status")
-    if status in NO_SOLUTION or (status == "time_limit" and data.get("objective") is None):
-        # no solution: nothing to check but that nothing is placed
+    solved = has_solution(data)
+    found = _header(data, solved)
+    if not solved:  # nothing to check but that nothing is placed
         if data.get("placements"):
-            found.append(Violation("status", "", f"status '{status}' without a solution, yet placements are given"))
+            message = f"status {data.get('status')!r} means no solution, yet placements are given"
+            found.append(Violation("status", "", message))
         return found
     facts = instance_facts(instance)
     rows, row_problems = parse_rows(facts, data.get("placements"))
     objective = data.get("objective_name")
     if objective not in SENSE:
-        found.append(Violation("format", "", f"objective_name {objective!r} is not one of {', '.join(SENSE)}"))
+        found.append(Violation("format", "", f"objective_name {objective!r} not in {', '.join(SENSE)}"))
         objective = facts.objective
     ev = evaluate_rows(facts, rows, objective)
     found += row_problems
@@ -96,15 +99,22 @@ def check_solution(instance: Instance, data: dict, tol: float = 1e-6) -> list[Vi
     return found
 
 
-def _header(data: dict) -> list[Violation]:
+def has_solution(data: dict) -> bool:
+    """False for infeasible / unbounded / error, and for a time limit hit before any incumbent
+    (no objective). An unknown status is judged as a solution (and reported by _header)."""
+    status = data.get("status")
+    return not (status in NO_SOLUTION or (status == "time_limit" and data.get("objective") is None))
+
+
+def _header(data: dict, solved: bool) -> list[Violation]:
     found = [
         Violation("format", "", f"{key} is {data.get(key)!r}, expected {value!r}")
         for key, value in HEADER.items()
         if data.get(key) != value
     ]
     if data.get("status") not in STATUSES:
-        found.append(Violation("format", "", f"status {data.get('status')!r} is not one of {', '.join(STATUSES)}"))
-    elif data["status"] not in NO_SOLUTION:
+        found.append(Violation("format", "", f"status {data.get('status')!r} not in {', '.join(STATUSES)}"))
+    if solved:
         found += [Violation("format", "", f"key '{key}' missing") for key in SOLUTION_KEYS if key not in data]
     return found
 
@@ -123,7 +133,8 @@ def parse_rows(facts: Facts, placements) -> tuple[list[tuple[str, str, int]], li
             continue
         node = facts.nodes[row["node"]]
         if row.get("gpu_type") != node.gpu_type:
-            found.append(Violation("gpu_type", row["job"], f"placements[{i}]: gpu_type {row.get('gpu_type')!r}, node '{node.id}' is {node.gpu_type}"))
+            message = f"placements[{i}]: gpu_type {row.get('gpu_type')!r}, node '{node.id}' is {node.gpu_type}"
+            found.append(Violation("gpu_type", row["job"], message))
         rows.append((row["job"], row["node"], int(row["gpus"])))
     return rows, found
 
@@ -133,9 +144,9 @@ def _row_problem(facts: Facts, i: int, row) -> Violation | None:
         return Violation("format", "", f"placements[{i}] is not a mapping")
     job, node, gpus = row.get("job"), row.get("node"), number(row.get("gpus"))
     if not isinstance(job, str) or job not in facts.jobs:
-        return Violation("unknown_job", str(job), f"placements[{i}] names a job the instance does not have")
+        return Violation("unknown_job", str(job), f"placements[{i}]: no such job")
     if not isinstance(node, str) or node not in facts.nodes:
-        return Violation("unknown_node", str(node), f"placements[{i}] (job '{job}') names a node the instance does not have")
+        return Violation("unknown_node", str(node), f"placements[{i}] (job '{job}'): no such node")
     if gpus is None or gpus != int(gpus) or gpus < 1:
-        return Violation("format", job, f"placements[{i}]: gpus {row.get('gpus')!r} is not a positive whole number")
+        return Violation("format", job, f"placements[{i}]: gpus {row.get('gpus')!r} is not a positive integer")
     return None

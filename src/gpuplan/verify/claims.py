@@ -45,7 +45,7 @@ def job_claims(facts: Facts, entries, ev: Evaluation, tol: float) -> list[Violat
         if not isinstance(job_id, str):
             found.append(Violation("format", "", f"jobs[{i}] has no job id"))
         elif job_id not in facts.jobs:
-            found.append(Violation("unknown_job", job_id, f"jobs[{i}] names a job the instance does not have"))
+            found.append(Violation("unknown_job", job_id, f"jobs[{i}]: no such job"))
         else:
             seen[job_id] += 1
             if seen[job_id] == 2:
@@ -60,12 +60,14 @@ def _job_claim(facts: Facts, job: JobFacts, entry: dict, ev: Evaluation, tol: fl
     value = ev.jobs[job.id]
     found = []
     if entry.get("state") != value.state:
-        found.append(Violation("state", job.id, f"claimed {entry.get('state')!r}, its rows make it {value.state!r}"))
+        message = f"claimed {entry.get('state')!r}, its rows make it {value.state!r}"
+        found.append(Violation("state", job.id, message))
     found += _reason(facts, job, value, entry.get("reason"), ev)
     if entry.get("tenant") != job.tenant:
         found.append(Violation("job_value", job.id, f"tenant {entry.get('tenant')!r}, not {job.tenant!r}"))
     if entry.get("gpus") != value.gpus or isinstance(entry.get("gpus"), bool):
-        found.append(Violation("job_value", job.id, f"claims {entry.get('gpus')!r} GPUs, its rows hold {value.gpus}"))
+        message = f"claims {entry.get('gpus')!r} GPUs, its rows hold {value.gpus}"
+        found.append(Violation("job_value", job.id, message))
     for key, (low, high) in (("throughput", value.throughput_range), ("cost", value.cost_range)):
         claimed = number(entry.get(key))
         if claimed is None or not within(claimed, low, high, tol):
@@ -100,7 +102,8 @@ def _quota(facts: Facts, job: JobFacts, ev: Evaluation) -> list[Violation]:
         return [Violation("reason", job.id, f"reason 'quota' but tenant '{job.tenant}' has no cap")]
     room = cap - ev.tenant_gpus.get(job.tenant, 0)
     if room >= job.fewest_gpus:
-        return [Violation("reason", job.id, f"reason 'quota' but the cap leaves {room} GPUs and the job needs {job.fewest_gpus}")]
+        message = f"reason 'quota' but the cap leaves {room} GPUs and the job needs {job.fewest_gpus}"
+        return [Violation("reason", job.id, message)]
     return []
 
 
@@ -114,8 +117,9 @@ def term_claims(entries, ev: Evaluation, tol: float) -> list[Violation]:
     found = []
     for i, entry in enumerate(entries):
         name = entry.get("term") if isinstance(entry, dict) else None
-        if name not in ev.terms:
-            found.append(Violation("objective_term", str(name), f"objective_terms[{i}] is not a term of objective '{ev.objective_name}'"))
+        if not isinstance(name, str) or name not in ev.terms:
+            message = f"objective_terms[{i}] is not a term of objective '{ev.objective_name}'"
+            found.append(Violation("objective_term", str(name), message))
         elif name in claimed:
             found.append(Violation("objective_term", name, "listed more than once"))
         else:
@@ -127,20 +131,38 @@ def term_claims(entries, ev: Evaluation, tol: float) -> list[Violation]:
         for key, actual in (("weight", weight), ("value", value), ("contribution", weight * value)):
             got = number(claimed[name].get(key))
             if got is None or not close(got, actual, tol):
-                found.append(Violation("objective_term", name, f"{key} {claimed[name].get(key)!r}, expected {actual:.9g}"))
+                message = f"{key} {claimed[name].get(key)!r}, expected {actual:.9g}"
+                found.append(Violation("objective_term", name, message))
     return found
 
 
 def objective_claims(data: dict, ev: Evaluation, tol: float) -> list[Violation]:
     found = []
     if data.get("sense") != ev.sense:
-        found.append(Violation("objective", "", f"sense {data.get('sense')!r}, but '{ev.objective_name}' is {ev.sense}"))
+        message = f"sense {data.get('sense')!r}, but '{ev.objective_name}' is {ev.sense}"
+        found.append(Violation("objective", "", message))
     claimed = number(data.get("objective"))
-    if claimed is None:
-        found.append(Violation("objective", "", f"objective {data.get('objective')!r} for a solution (expected {ev.objective:.9g})"))
-    elif not close(claimed, ev.objective, tol):
-        found.append(Violation("objective", "", f"objective {claimed:.9g}, the placement gives {ev.objective:.9g}"))
+    if claimed is None or not close(claimed, ev.objective, tol):
+        message = f"objective {data.get('objective')!r}, the placement gives {ev.objective:.9g}"
+        found.append(Violation("objective", "", message))
+    found += _solver_objective_claim(data, ev, tol)
     return found
+
+
+def _solver_objective_claim(data: dict, ev: Evaluation, tol: float) -> list[Violation]:
+    """The concrete placement is worth at least what the solver said its solution is worth.
+
+    The model values pooled counts; turning them into nodes must lose nothing, and a model
+    that overstates a solution's value (a wrong coefficient, a missing loss) is caught here."""
+    solver = number(data.get("solver_objective"))
+    if solver is None:
+        return []
+    slack = tol * max(1.0, abs(solver))
+    worse = ev.objective < solver - slack if ev.sense == "max" else ev.objective > solver + slack
+    if worse:
+        message = f"the placement gives {ev.objective:.9g}, worse than the solver's {solver:.9g}"
+        return [Violation("objective", "solver_objective", message)]
+    return []
 
 
 def kpi_claims(kpis, ev: Evaluation, tol: float) -> list[Violation]:
@@ -164,7 +186,8 @@ def bound_claims(data: dict, sense: str, tol: float) -> list[Violation]:
     beyond = objective > bound + slack if sense == "max" else objective < bound - slack
     if beyond:
         side = "above" if sense == "max" else "below"
-        return [Violation("bound", "", f"objective {objective:.9g} is {side} the bound {bound:.9g} of a {sense} problem")]
+        message = f"objective {objective:.9g} is {side} the bound {bound:.9g} of a {sense} problem"
+        return [Violation("bound", "", message)]
     if gap is not None:
         expected = abs(bound - objective) / max(1e-10, abs(objective))
         if abs(gap - expected) > GAP_TOL:

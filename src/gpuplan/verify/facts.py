@@ -165,7 +165,9 @@ def _job_facts(job: Job, pools: dict[str, Pool], memory_gb: dict[str, float], cu
 def _eligible_pools(job: Job, options: dict[str, Option], fitting, pools: dict[str, Pool]) -> tuple[str, ...]:
     """Pools meeting (a) a node has room for the whole job, or (b) the job needs whole nodes
     and its scope domain around the pool holds enough free whole nodes."""
-    whole = [p for p in pools.values() if p.gpu_type in fitting and options[p.gpu_type].gpus > p.gpus_per_node]
+    whole = [
+        p for p in pools.values() if p.gpu_type in fitting and options[p.gpu_type].gpus > p.gpus_per_node
+    ]
     eligible = []
     for pool in pools.values():
         if pool.gpu_type not in fitting:

@@ -83,9 +83,9 @@ def _eligibility(facts: Facts, job: JobFacts, held: Counter) -> list[Violation]:
     for node_id in held:
         gpu_type = facts.nodes[node_id].gpu_type
         if gpu_type not in job.options:
-            found.append(Violation("eligibility", job.id, f"node '{node_id}' is {gpu_type}, not among its GPU options"))
+            found.append(Violation("eligibility", job.id, f"node '{node_id}' is {gpu_type}, not an option"))
         elif gpu_type not in job.fitting_types:
-            found.append(Violation("eligibility", job.id, f"node '{node_id}' is {gpu_type}, whose memory is too small"))
+            found.append(Violation("eligibility", job.id, f"node '{node_id}' is {gpu_type}: too little memory"))
     return found
 
 
@@ -95,9 +95,11 @@ def _single_node(facts: Facts, job: JobFacts, held: Counter) -> list[Violation]:
     node = facts.nodes[node_id]
     need = job.options[node.gpu_type].gpus
     if need > node.gpus:
-        return [Violation("gang_single_node", job.id, f"needs {need} {node.gpu_type} GPUs, more than node '{node_id}' has ({node.gpus})")]
+        message = f"needs {need} {node.gpu_type} GPUs, more than node '{node_id}' has ({node.gpus})"
+        return [Violation("gang_single_node", job.id, message)]
     if gpus != need:
-        return [Violation("gang_single_node", job.id, f"holds {gpus} GPUs on node '{node_id}' but needs {need}")]
+        message = f"holds {gpus} GPUs on node '{node_id}' but needs {need}"
+        return [Violation("gang_single_node", job.id, message)]
     return []
 
 
@@ -108,7 +110,8 @@ def _whole_nodes(facts: Facts, job: JobFacts, held: Counter, holders) -> list[Vi
         node = facts.nodes[node_id]
         need = job.options[node.gpu_type].gpus
         if gpus != node.gpus:
-            found.append(Violation("whole_node", job.id, f"holds {gpus} of the {node.gpus} GPUs of node '{node_id}'"))
+            message = f"holds {gpus} of the {node.gpus} GPUs of node '{node_id}'"
+            found.append(Violation("whole_node", job.id, message))
         others = sorted(holders[node_id] - {job.id})
         if others:
             found.append(Violation("whole_node", job.id, f"shares node '{node_id}' with {', '.join(others)}"))
@@ -127,14 +130,16 @@ def _spread(facts: Facts, job: JobFacts, held: Counter) -> list[Violation]:
     coverage = sum(part.values())
     found = []
     if coverage < 1:
-        found.append(Violation("coverage", job.id, f"its nodes cover {float(coverage):.4g} of its need (< 1)"))
+        found.append(Violation("coverage", job.id, f"its nodes cover {float(coverage):.4g} of its need"))
     for node_id, share in part.items():
         if coverage - share >= 1:
-            found.append(Violation("redundant_node", job.id, f"node '{node_id}' is redundant (coverage {float(coverage - share):.4g} without it)"))
+            message = f"node '{node_id}' is redundant (coverage {float(coverage - share):.4g} without it)"
+            found.append(Violation("redundant_node", job.id, message))
     found += _scope(job, nodes)
     types = sorted({n.gpu_type for n in nodes})
     if len(types) > 1 and not job.allow_mixed_types:
-        found.append(Violation("mixed_types", job.id, f"mixes GPU types {', '.join(types)} without allow_mixed_types"))
+        message = f"mixes GPU types {', '.join(types)} without allow_mixed_types"
+        found.append(Violation("mixed_types", job.id, message))
     return found
 
 
@@ -175,11 +180,10 @@ def _tenants(facts: Facts, ev: Evaluation) -> list[Violation]:
     for tenant in facts.tenants.values():
         held = ev.tenant_gpus.get(tenant.id, 0)
         if tenant.max_gpus is not None and held > tenant.max_gpus:
-            found.append(Violation("tenant_cap", tenant.id, f"holds {held} GPUs, above its cap of {tenant.max_gpus}"))
-        floor = min(tenant.guaranteed_gpus, facts.demand[tenant.id])
-        if held < floor:
-            found.append(Violation(
-                "tenant_floor", tenant.id,
-                f"holds {held} GPUs, below min(guaranteed {tenant.guaranteed_gpus}, demand {facts.demand[tenant.id]})",
-            ))
+            message = f"holds {held} GPUs, above its cap of {tenant.max_gpus}"
+            found.append(Violation("tenant_cap", tenant.id, message))
+        demand = facts.demand[tenant.id]
+        if held < min(tenant.guaranteed_gpus, demand):
+            message = f"holds {held} GPUs, below min(guaranteed {tenant.guaranteed_gpus}, demand {demand})"
+            found.append(Violation("tenant_floor", tenant.id, message))
     return found

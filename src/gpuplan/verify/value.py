@@ -19,6 +19,7 @@ from ..instance.schema import Instance
 from .facts import Facts, JobFacts, instance_facts
 
 SENSE = {"throughput": "max", "cost": "min", "utilization": "max", "fairness": "max"}
+STATES = ("placed", "unplaced", "kept", "migrated", "preempted")
 RUNS = ("placed", "kept", "migrated")  # the states of a job that holds GPUs
 TIE_BREAK = 1e-3  # fairness: weight of the tie-break terms, per usable GPU
 
@@ -97,7 +98,8 @@ def evaluate(instance: Instance, placements, *, objective: str | None = None) ->
 
 def placement_rows(placements) -> list[Row]:
     if isinstance(placements, pd.DataFrame):
-        return [(job, node, int(gpus)) for job, node, gpus in placements[["job", "node", "gpus"]].itertuples(index=False)]
+        table = placements[["job", "node", "gpus"]]
+        return [(job, node, int(gpus)) for job, node, gpus in table.itertuples(index=False)]
     rows = []
     for row in placements:
         if isinstance(row, Mapping):
@@ -220,8 +222,8 @@ def _fill(cover: dict[str, float], order: list[str]) -> dict[str, float]:
 
 def _terms(facts: Facts, values: dict[str, JobValue], tenant_gpus: dict[str, int], objective: str):
     running = [v for v in values.values() if v.state in RUNS]
-    migration = sum(facts.jobs[v.job].migration_cost for v in values.values() if v.state == "migrated")
-    preemption = sum(facts.jobs[v.job].preemption_cost for v in values.values() if v.state == "preempted")
+    migration = float(sum(facts.jobs[v.job].migration_cost for v in values.values() if v.state == "migrated"))
+    preemption = float(sum(facts.jobs[v.job].preemption_cost for v in values.values() if v.state == "preempted"))
     if objective in ("throughput", "cost"):
         sign = 1.0 if objective == "cost" else -1.0
         main = "job_cost" if objective == "cost" else "throughput"
@@ -230,15 +232,19 @@ def _terms(facts: Facts, values: dict[str, JobValue], tenant_gpus: dict[str, int
         else:
             raw = {v.job: facts.jobs[v.job].priority * v.raw_throughput for v in running}
         return {
-            main: (1.0, sum(raw.values())),
-            "cross_site_loss": (sign, sum(facts.cross_site_penalty * raw[v.job] for v in running if v.spans_sites)),
-            "mixed_type_loss": (sign, sum(facts.mixed_type_penalty * raw[v.job] for v in running if v.mixes_types)),
+            main: (1.0, float(sum(raw.values()))),
+            "cross_site_loss": (sign, facts.cross_site_penalty * sum(raw[v.job] for v in running if v.spans_sites)),
+            "mixed_type_loss": (sign, facts.mixed_type_penalty * sum(raw[v.job] for v in running if v.mixes_types)),
             "migration_cost": (sign, migration),
             "preemption_cost": (sign, preemption),
         }
     allocated = float(sum(tenant_gpus.values()))
     if objective == "utilization":
-        return {"allocated_gpus": (1.0, allocated), "migration_cost": (-1.0, migration), "preemption_cost": (-1.0, preemption)}
+        return {
+            "allocated_gpus": (1.0, allocated),
+            "migration_cost": (-1.0, migration),
+            "preemption_cost": (-1.0, preemption),
+        }
     tie = TIE_BREAK / (facts.usable_gpus or 1)
     return {
         "min_tenant_share": (1.0, min_tenant_share(facts, tenant_gpus)),
@@ -287,7 +293,7 @@ def _kpis(facts: Facts, values: dict[str, JobValue], used: dict[str, int]):
         "fragmented_gpus": float(sum(_fragmented(facts.nodes[n].gpus, u) for n, u in used.items())),
         "free_nodes": float(sum(1 for u in used.values() if u == 0)),
         "weighted_throughput": sum(w * v.throughput for w, v in weighted),
-        **{f"{state}_jobs": float(counts[state]) for state in ("placed", "unplaced", "kept", "migrated", "preempted")},
+        **{f"{state}_jobs": float(counts[state]) for state in STATES},
     }
     ranges = {
         "weighted_throughput": (

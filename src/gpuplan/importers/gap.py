@@ -1,0 +1,176 @@
+"""OR-Library Generalized Assignment Problem (GAP) files as assignment instances.
+
+File format (one instance a file, as in fontanf/generalizedassignmentsolver's copies of
+OR-Library gap1-gap12 and gapa-gapd and Yagiura's types C/D/E): whitespace-separated
+integers, wrapped over lines in any way::
+
+    m n
+    c_11 ... c_1n  ...  c_m1 ... c_mn      (cost of job j on agent i)
+    a_11 ... a_1n  ...  a_m1 ... a_mn      (resource job j uses on agent i)
+    b_1 ... b_m                             (capacity of agent i)
+
+OR-Library's own gap1..gap12 files start with a count of problems and hold several; split
+them into one problem a file first.
+
+Mapping (minimise the total cost; every job on exactly one agent within its capacity):
+
+- one site ``site``, one pod ``pod``, one tenant ``gap``;
+- agent ``i`` (0-based) -> GPU type ``agent-<i>`` (80 GB, power 0) and node pool
+  ``agent-<i>`` of one node with ``gpus_per_node = b_i`` (an agent of capacity 0 becomes a
+  pool with no nodes);
+- job ``j`` (0-based) -> job ``job-<j>``: required, scope ``node``, one GPU option per agent
+  with ``gpus = a_ij`` and ``cost_per_hour = c_ij`` (throughput 1);
+- ``options.objective = "cost"``, so the optimum is the GAP's minimum cost.
+
+Options with ``a_ij > b_i`` can never be used; they are kept (the file's data stay complete
+and the model drops them as not fitting any node). A resource use of 0 cannot be written
+(a GPU option needs at least one GPU) and is reported as an input error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..instance.io import dump
+from ..instance.schema import SCHEMA_VERSION, Instance
+
+AGENT_MEMORY_GB = 80.0
+
+
+@dataclass(frozen=True)
+class GapData:
+    """A GAP instance as read: ``costs[i][j]``, ``uses[i][j]``, ``capacities[i]``."""
+
+    name: str
+    costs: list[list[int]]
+    uses: list[list[int]]
+    capacities: list[int]
+
+    @property
+    def agents(self) -> int:
+        return len(self.capacities)
+
+    @property
+    def jobs(self) -> int:
+        return len(self.costs[0]) if self.costs else 0
+
+
+def read_gap(path: str | Path) -> Instance:
+    """Read a GAP file as an instance (see the module docstring for the mapping)."""
+    return gap_instance(read_gap_data(path))
+
+
+def write_gap_instance(src: str | Path, dst: str | Path) -> Instance:
+    """Convert the GAP file ``src`` into an instance file ``dst`` (JSON, or YAML by suffix)."""
+    instance = read_gap(src)
+    dump(instance, dst)
+    return instance
+
+
+def read_gap_data(path: str | Path) -> GapData:
+    """Parse a GAP file; any problem raises :class:`InputError` naming the file and token."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(source, None, f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
+    return parse_gap(text, source=source, name=path.stem)
+
+
+def parse_gap(text: str, source: str = "<gap>", name: str = "gap") -> GapData:
+    """Parse the text of a GAP file (format in the module docstring)."""
+    tokens = text.split()
+    if len(tokens) < 2:
+        raise InputError(source, None, f"expected 'm n' (agents, jobs) first, found {len(tokens)} number(s)")
+    values = [_integer(token, k, text, source) for k, token in enumerate(tokens)]
+    m, n = values[0], values[1]
+    for k, (label, value) in enumerate((("m (agents)", m), ("n (jobs)", n))):
+        if value < 1:
+            raise InputError(source, _where(text, k), f"{label} must be at least 1, not {value}")
+    expected = 2 + 2 * m * n + m
+    if len(values) != expected:
+        hint = (
+            " (an OR-Library file with several problems must be split into one problem a file)"
+            if len(values) > expected else ""
+        )
+        raise InputError(
+            source, None,
+            f"expected {expected} numbers for m={m} agents and n={n} jobs (2 + 2mn + m), "
+            f"found {len(values)}{hint}",
+        )
+    uses_start, caps_start = 2 + m * n, 2 + 2 * m * n
+    for k in range(uses_start, caps_start):
+        if values[k] == 0:
+            raise InputError(
+                source, _where(text, k),
+                "resource use 0 cannot be imported (a GPU option needs at least one GPU)",
+            )
+
+    def matrix(start: int) -> list[list[int]]:
+        return [values[start + i * n: start + (i + 1) * n] for i in range(m)]
+
+    return GapData(name, matrix(2), matrix(uses_start), values[caps_start:])
+
+
+def gap_instance(data: GapData) -> Instance:
+    """The instance of a parsed GAP (see the module docstring for the mapping)."""
+    agents = [f"agent-{i}" for i in range(data.agents)]
+    jobs = [
+        {
+            "id": f"job-{j}",
+            "tenant": "gap",
+            "required": True,
+            "scope": "node",
+            "gpu_options": [
+                {"gpu_type": agent, "gpus": data.uses[i][j], "cost_per_hour": float(data.costs[i][j])}
+                for i, agent in enumerate(agents)
+            ],
+        }
+        for j in range(data.jobs)
+    ]
+    return Instance.model_validate({
+        "schema_version": SCHEMA_VERSION,
+        "name": data.name,
+        "description": (
+            f"Generalized assignment problem {data.name} ({data.agents} agents, {data.jobs} jobs; "
+            f"OR-Library format), minimise cost. Imported by gpuplan.importers.gap."
+        ),
+        "gpu_types": [
+            {"id": agent, "memory_gb": AGENT_MEMORY_GB, "power_w": 0.0, "idle_power_w": 0.0}
+            for agent in agents
+        ],
+        "sites": [{"id": "site"}],
+        "pods": [{"id": "pod", "site": "site"}],
+        "node_pools": [
+            {"id": agent, "pod": "pod", "gpu_type": agent, "gpus_per_node": max(1, capacity),
+             "node_count": 1 if capacity > 0 else 0}
+            for agent, capacity in zip(agents, data.capacities)
+        ],
+        "tenants": [{"id": "gap"}],
+        "jobs": jobs,
+        "options": {"objective": "cost"},
+    })
+
+
+def _integer(token: str, k: int, text: str, source: str) -> int:
+    """A non-negative decimal integer (no sign, no underscores, ASCII digits only)."""
+    if token.isascii() and token.isdigit():
+        return int(token)
+    if token.startswith("-") and token[1:].isascii() and token[1:].isdigit():
+        raise InputError(source, _where(text, k), f"negative value {token}")
+    shown = token if len(token) <= 20 else token[:17] + "..."
+    raise InputError(source, _where(text, k), f"not an integer: {shown!r}")
+
+
+def _where(text: str, k: int) -> str:
+    """'line L, token K' (both 1-based) of the k-th (0-based) whitespace-separated token."""
+    seen = 0
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        count = len(line.split())
+        if seen + count > k:
+            return f"line {line_no}, token {k + 1}"
+        seen += count
+    return f"token {k + 1}"

@@ -1,0 +1,24 @@
+"""A bound that needs no solver: used when the solver stops before it has one of its own
+(e.g. a time limit inside presolve), so that every result still carries a proven bound."""
+
+from __future__ import annotations
+
+from .terms import FAIRNESS_TIEBREAK
+
+
+def trivial_bound(idx, objective: str) -> float:
+    """Valid for the whole problem: no solution can beat it.
+
+    throughput: every job that could run at its best option, no losses or costs;
+    cost: every required job at its cheapest option (all costs are non-negative);
+    utilization: every usable GPU busy; fairness: full shares and every GPU busy."""
+    jobs = [idx.instance_job(j) for j in idx.jobs]
+    if objective == "throughput":
+        return sum(job.priority * max(option.throughput for option in job.gpu_options) for job in jobs)
+    if objective == "cost":
+        return sum(min(option.cost_per_hour for option in job.gpu_options) for job in jobs if job.required)
+    if objective == "utilization":
+        return float(idx.usable_gpus)
+    if objective == "fairness":
+        return 1.0 + FAIRNESS_TIEBREAK
+    raise ValueError(f"unknown objective '{objective}'")

@@ -1,0 +1,195 @@
+"""gp.solve end to end: statuses, the greedy baseline, the MIP start, results and their files."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pyomo.environ as pyo
+import pytest
+
+import gpuplan as gp
+from builders import cluster, job, pool, solve_checked
+from gpuplan.instance.index import build_index
+from gpuplan.model import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "instances" / "small" / "quickstart.json"
+ALL_FEATURES = ROOT / "instances" / "small" / "all_features.yaml"
+
+
+@pytest.fixture(scope="module")
+def quickstart():
+    return gp.load(QUICKSTART)
+
+
+@pytest.fixture(scope="module")
+def quickstart_result(quickstart):
+    return solve_checked(quickstart, time_limit=30, mip_gap=1e-4)
+
+
+def test_quickstart_api(quickstart_result):
+    res = quickstart_result
+    assert res.status == "optimal"
+    assert res.gap == pytest.approx(0, abs=1e-4)
+    assert res.bound >= res.objective - 1e-6
+    assert {"build_s", "handoff_s", "solve_s", "total_s"} <= set(res.timings)
+    assert list(res.placements.columns[:4]) == ["job", "node", "gpu_type", "gpus"]
+    assert set(res.jobs.state) <= {"placed", "unplaced", "kept", "migrated", "preempted"}
+    assert res.jobs.loc[res.jobs.state.isin(["unplaced", "preempted"]), "reason"].notna().all()
+    assert res.jobs.loc[~res.jobs.state.isin(["unplaced", "preempted"]), "reason"].isna().all()
+    assert set(res.objective_terms.term) == {"throughput", "cross_site_loss", "mixed_type_loss",
+                                            "migration_cost", "preemption_cost"}
+    assert res.objective == pytest.approx(res.objective_terms.contribution.sum())
+    assert {"allocated_gpus", "gpu_utilization", "fragmented_gpus", "weighted_throughput"} <= set(res.kpis)
+    assert len(res.tenants) == 3 and len(res.pools) == 4
+
+
+def test_milp_never_below_greedy(quickstart, quickstart_result):
+    greedy = solve_checked(quickstart, method="greedy")
+    assert greedy.status == "feasible" and greedy.bound is None
+    assert quickstart_result.objective >= greedy.objective - 1e-9
+
+
+def test_greedy_is_the_mip_start(quickstart):
+    built = build_model(build_index(quickstart))
+    from gpuplan.heuristics import greedy
+    from gpuplan.model.warm_start import apply_start
+    from gpuplan.solver import SolveOptions, solve_model
+
+    start = greedy(build_index(quickstart), "throughput")
+    assert start.complete and apply_start(built, start.rows)
+    outcome = solve_model(built.model, SolveOptions())
+    assert outcome.start_accepted
+    assert "MIP start" in outcome.log or "mip start" in outcome.log.lower()
+
+
+@pytest.mark.parametrize("objective", ["throughput", "cost", "utilization", "fairness"])
+def test_every_objective_on_all_features(objective):
+    instance = gp.load(ALL_FEATURES)
+    res = solve_checked(instance, objective=objective)
+    assert res.status == "optimal"
+    greedy = solve_checked(instance, objective=objective, method="greedy")
+    better = res.objective >= greedy.objective - 1e-9 if res.sense == "max" else res.objective <= greedy.objective + 1e-9
+    assert better
+
+
+def test_same_seed_same_answer(quickstart):
+    first = gp.solve(quickstart, seed=3, threads=1)
+    second = gp.solve(quickstart, seed=3, threads=1)
+    assert first.objective == second.objective
+    assert first.placements.equals(second.placements)
+
+
+def test_infeasible_is_a_result_not_an_exception():
+    # Two required 8-GPU jobs, one node.
+    instance = cluster([pool("a", "A", 8, 1)], [job("j1", {"A": 8}, required=True), job("j2", {"A": 8}, required=True)])
+    res = gp.solve(instance)
+    assert res.status == "infeasible"
+    assert res.objective is None and res.gap is None and len(res.placements) == 0
+    assert gp.verify(instance, res) == []
+
+
+def test_required_job_that_can_never_run():
+    instance = cluster([pool("a", "A", 8, 1)], [job("huge", {"A": 64}, required=True, scope="node")])
+    res = gp.solve(instance)
+    assert res.status == "infeasible"
+    assert "'huge' (too_large)" in res.message
+
+
+def test_time_limit_status():
+    from gpuplan.generate import assignment_instance
+
+    instance = assignment_instance(gpus=2000, jobs=400, seed=5)
+    res = gp.solve(instance, time_limit=0.05)
+    assert res.status in ("time_limit", "optimal")
+    if res.has_solution:
+        gp.verify(instance, res)
+        assert res.bound is not None and res.gap is not None
+
+
+def test_bad_options_are_rejected(quickstart):
+    with pytest.raises(ValueError, match="unknown objective"):
+        gp.solve(quickstart, objective="speed")
+    with pytest.raises(ValueError, match="unknown method"):
+        gp.solve(quickstart, method="magic")
+    with pytest.raises(ValueError, match="mip_gap"):
+        gp.solve(quickstart, mip_gap=2)
+    with pytest.raises(ValueError, match="unknown problem"):
+        gp.solve(quickstart, problem="schedule-next-year")
+
+
+# ---------------------------------------------------------------- the verifier on real solutions
+
+
+def test_mutated_solver_solution_is_rejected(quickstart, quickstart_result):
+    good = quickstart_result.to_solution_dict()
+    assert gp.verify(quickstart, good) == []
+
+    crowded = copy.deepcopy(good)
+    row = next(r for r in crowded["placements"] if r["gpus"] < 8)
+    other = next(r for r in crowded["placements"] if r["node"] != row["node"] and r["gpu_type"] == row["gpu_type"])
+    row["node"] = other["node"]
+    rules = {v.rule for v in gp.verify(quickstart, crowded, raise_on_error=False)}
+    assert "node_capacity" in rules
+
+    inflated = copy.deepcopy(good)
+    inflated["objective"] += 1
+    assert "objective" in {v.rule for v in gp.verify(quickstart, inflated, raise_on_error=False)}
+
+    overstated = copy.deepcopy(good)
+    overstated["solver_objective"] = good["objective"] + 5
+    found = gp.verify(quickstart, overstated, raise_on_error=False)
+    assert any(v.entity == "solver_objective" for v in found)
+
+    with pytest.raises(gp.VerificationError):
+        gp.verify(quickstart, crowded)
+
+
+# ---------------------------------------------------------------- results
+
+
+def test_save_and_load(quickstart, quickstart_result, tmp_path):
+    path = quickstart_result.save(tmp_path / "out")
+    assert path.name == "solution.json"
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == ["jobs.csv", "objective_terms.csv", "placements.csv", "pools.csv", "solution.json",
+                     "solver.log", "tenants.csv"]
+    data = json.loads(path.read_text())
+    assert data["status"] == "optimal" and data["format"] == "gpuplan-solution"
+    assert gp.verify(quickstart, tmp_path / "out") == []
+    loaded = gp.Result.load(tmp_path / "out")
+    assert loaded.objective == quickstart_result.objective
+    assert len(loaded.placements) == len(quickstart_result.placements)
+    assert gp.verify(quickstart, loaded) == []
+
+
+def test_save_leaves_no_temporary_files(quickstart_result, tmp_path):
+    quickstart_result.save(tmp_path)
+    quickstart_result.save(tmp_path)  # overwriting is atomic too
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_text_and_html_repr(quickstart_result):
+    text = repr(quickstart_result)
+    assert "status: optimal" in text and "objective: throughput (max)" in text
+    page = quickstart_result._repr_html_()
+    assert "<table" in page and "objective terms" in page
+
+
+# ---------------------------------------------------------------- structure
+
+
+def test_model_size_is_sparse():
+    """Counts for a fixed instance: a dense JOBS x POOLS index would show up here."""
+    built = build_model(build_index(gp.load(ALL_FEATURES)), "throughput")
+    counts = {c.name: len(c) for c in built.model.component_objects(pyo.Constraint) if len(c)}
+    assert built.model.nvariables() == 102
+    assert built.model.nconstraints() == 89
+    assert counts["job_once"] == 11
+    assert counts["pool_slots_max"] == 13
+    # eligible pairs only: 4 + 4 + 4 + 4 + 1 sub-node pairs of 5 jobs, 3 + 3 + 3 + 4 + 4 whole-node
+    # pairs of 5 jobs (11 jobs x 5 pools would be 55 of each)
+    assert len(built.model.PACK) == 17
+    assert len(built.model.SPAN) == 17
