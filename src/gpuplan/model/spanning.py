@@ -65,7 +65,9 @@ def _add_no_redundant_node(m, span, cover, coverage) -> None:
         cap = span[j].lcm + cover[j, k] - 1
         largest = sum(cover[j, kk] * span[j].max_nodes[kk] for kk in span[j].pools)
         big_m = max(0, largest - cap)
-        return coverage(j) <= cap + big_m * (1 - m.span_used[j, k])
+        # With spanned = 0 every row forces coverage 0 for a used pool, and unused pools give no
+        # nodes (span_used_link): the job holds nothing.
+        return coverage(j) <= cap * m.spanned[j] + big_m * (1 - m.span_used[j, k])
 
     m.span_pool_cover_max = pyo.Constraint(m.SPAN_USED, rule=general_rule,
                                            doc="no redundant node: coverage below 1 plus the smallest used ratio")

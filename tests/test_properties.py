@@ -1,0 +1,168 @@
+"""Properties on tiny random instances (Hypothesis).
+
+- the MILP optimum equals brute-force enumeration of every concrete placement, judged by the
+  independent verifier's rules;
+- relabelling ids leaves the optimum unchanged;
+- adding a node never makes the optimum worse;
+- the verifier accepts every solver solution.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gpuplan as gp
+from builders import cluster_data, pool
+from gpuplan.instance.nodes import node_infos
+from gpuplan.verify.facts import instance_facts
+from gpuplan.verify.rules import placement_violations
+from gpuplan.verify.value import evaluate_rows, group_rows
+
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("GPUPLAN_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+OBJECTIVES = ["throughput", "utilization", "cost", "fairness"]
+
+
+@st.composite
+def tiny_instances(draw):
+    pools = []
+    for i in range(draw(st.integers(1, 2))):
+        gpu_type = draw(st.sampled_from(["A", "C"]))
+        where = draw(st.sampled_from([("p1", "s1"), ("p2", "s1"), ("p3", "s2")]))
+        pools.append(pool(f"k{i}", gpu_type, draw(st.integers(2, 4)), draw(st.integers(1, 2)), pod=where[0], site=where[1]))
+    jobs = []
+    for j in range(draw(st.integers(1, 3))):
+        types = draw(st.sampled_from([["A"], ["C"], ["A", "C"]]))
+        jobs.append({
+            "id": f"j{j}",
+            "tenant": draw(st.sampled_from(["t", "u"])),
+            "priority": draw(st.sampled_from([1, 2])),
+            "scope": draw(st.sampled_from(["node", "pod", "site", "any"])),
+            "allow_mixed_types": draw(st.booleans()),
+            "required": draw(st.booleans()) and draw(st.booleans()),
+            "gpu_options": [{"gpu_type": g, "gpus": draw(st.integers(1, 6)), "throughput": draw(st.integers(1, 5)),
+                             "cost_per_hour": draw(st.integers(0, 3))} for g in types],
+        })
+    tenants = [{"id": "t", "guaranteed_gpus": draw(st.sampled_from([0, 0, 2]))},
+               {"id": "u", "weight": draw(st.sampled_from([1, 2])), "max_gpus": draw(st.sampled_from([None, 4, 8]))}]
+    tenants[1] = {k: v for k, v in tenants[1].items() if v is not None}
+    data = cluster_data(pools, jobs, tenants=tenants, options={"objective": draw(st.sampled_from(OBJECTIVES))})
+    _maybe_running(draw, data)
+    return gp.from_dict(data)
+
+
+def _maybe_running(draw, data):
+    """Sometimes job j0 already runs on the first node (if it fits there)."""
+    if not draw(st.booleans()):
+        return
+    first_pool = data["node_pools"][0]
+    option = next((o for o in data["jobs"][0]["gpu_options"] if o["gpu_type"] == first_pool["gpu_type"]), None)
+    if option is None or option["gpus"] > first_pool["gpus_per_node"]:
+        return
+    data["current_placements"] = [{"job": "j0", "node": f"{first_pool['id']}-00", "gpus": option["gpus"]}]
+    data["jobs"][0].update(migratable=draw(st.booleans()), preemptible=draw(st.booleans()),
+                           migration_cost=draw(st.integers(0, 2)), preemption_cost=draw(st.integers(0, 3)))
+
+
+def _candidates(instance, job, nodes, current):
+    """Every concrete way the job could hold GPUs, valid or not (the rules decide)."""
+    options = {o.gpu_type: job.gpus_on(o.gpu_type) for o in job.gpu_options}
+    found = [()]
+    if current:
+        found.append(tuple(current))
+    for node in nodes:
+        if node.gpu_type in options and options[node.gpu_type] <= node.gpus:
+            found.append(((job.id, node.id, options[node.gpu_type]),))
+    for size in range(2, len(nodes) + 1):
+        for group in itertools.combinations(nodes, size):
+            found.append(tuple((job.id, node.id, node.gpus) for node in group))
+    return found
+
+
+def brute_force(instance):
+    """Best objective over all valid concrete placements (None when none is valid)."""
+    facts = instance_facts(instance)
+    nodes = node_infos(instance)
+    capacity = {n.id: n.usable_gpus for n in nodes}
+    current = {}
+    for row in instance.current_placements:
+        current.setdefault(row.job, []).append((row.job, row.node, row.gpus))
+    per_job = [_candidates(instance, job, nodes, current.get(job.id)) for job in instance.jobs]
+    objective = instance.options.objective
+    best = None
+    for combo in itertools.product(*per_job):
+        rows = [row for rows in combo for row in rows]
+        used = {}
+        for _, node, gpus in rows:
+            used[node] = used.get(node, 0) + gpus
+        if any(used[n] > capacity[n] for n in used):
+            continue
+        ev = evaluate_rows(facts, rows, objective)
+        if placement_violations(facts, group_rows(facts, rows), ev):
+            continue
+        if best is None or (ev.objective > best if ev.sense == "max" else ev.objective < best):
+            best = ev.objective
+    return best
+
+
+@SETTINGS
+@given(tiny_instances())
+def test_milp_matches_brute_force(instance):
+    expected = brute_force(instance)
+    result = gp.solve(instance, mip_gap=0)
+    gp.verify(instance, result)
+    if expected is None:
+        assert result.status == "infeasible"
+    else:
+        assert result.status == "optimal"
+        assert result.objective == pytest.approx(expected, abs=1e-6)
+
+
+def _relabel(instance):
+    data = instance.model_dump(mode="json")
+    rename = lambda prefix, x: f"{prefix}-{x}-renamed"  # noqa: E731
+    for p in data["node_pools"]:
+        p["id"] = rename("pool", p["id"])
+    for j in data["jobs"]:
+        j["id"] = rename("job", j["id"])
+    for row in data["current_placements"]:
+        pool_id, index = row["node"].rsplit("-", 1)
+        row["node"] = f"{rename('pool', pool_id)}-{index}"
+        row["job"] = rename("job", row["job"])
+    data["jobs"].reverse()
+    data["node_pools"].reverse()
+    return gp.from_dict(data)
+
+
+@SETTINGS
+@given(tiny_instances())
+def test_relabelling_keeps_the_optimum(instance):
+    original = gp.solve(instance, mip_gap=0)
+    relabelled = gp.solve(_relabel(instance), mip_gap=0)
+    assert original.status == relabelled.status
+    if original.has_solution:
+        assert relabelled.objective == pytest.approx(original.objective, abs=1e-6)
+
+
+@SETTINGS
+@given(tiny_instances(), st.data())
+def test_more_capacity_never_hurts(instance, data):
+    # Not for fairness: its shares are relative to entitlements that grow with the cluster
+    # (E_t = min(D_t, GPUs x weight share)), so a bigger cluster can lower the best share.
+    if instance.options.objective == "fairness":
+        instance = instance.model_copy(update={"options": instance.options.model_copy(update={"objective": "utilization"})})
+    before = gp.solve(instance, mip_gap=0)
+    grown = instance.model_copy(deep=True)
+    target = data.draw(st.integers(0, len(grown.node_pools) - 1))
+    grown.node_pools[target].node_count += 1
+    after = gp.solve(grown, mip_gap=0)
+    gp.verify(grown, after)
+    if before.has_solution:
+        assert after.has_solution
+        if after.sense == "max":
+            assert after.objective >= before.objective - 1e-6
+        else:
+            assert after.objective <= before.objective + 1e-6
