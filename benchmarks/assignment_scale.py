@@ -1,0 +1,76 @@
+"""Assignment at scale: generated clusters of 1,000 / 10,000 / 100,000 GPUs.
+
+For each size: Pyomo build (index + model), hand-off to HiGHS, solve, proven gap, and the
+objective as a ratio to the greedy best-fit baseline run in the same process.
+
+    python benchmarks/assignment_scale.py                      # the three standard rows
+    python benchmarks/assignment_scale.py --sizes 10000:1000 --time-limit 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import gpuplan as gp
+from gpuplan.generate import assignment_instance
+
+STANDARD_SIZES = "1000:100,10000:1000,100000:10000"
+
+
+def run_size(gpus: int, jobs: int, seed: int, time_limit: float, mip_gap: float, threads: int | None) -> dict:
+    instance = assignment_instance(gpus=gpus, jobs=jobs, seed=seed)
+    tick = time.perf_counter()
+    greedy = gp.solve(instance, method="greedy")
+    greedy_s = time.perf_counter() - tick
+    result = gp.solve(instance, time_limit=time_limit, mip_gap=mip_gap, threads=threads)
+    if result.has_solution:
+        gp.verify(instance, result)
+    t = result.timings
+    return {
+        "gpus": gpus,
+        "jobs": jobs,
+        "build_s": t.get("index_s", 0) + t.get("greedy_s", 0) + t.get("build_s", 0),
+        "handoff_s": t.get("handoff_s", 0),
+        "solve_s": t.get("solve_s", 0),
+        "total_s": t.get("total_s", 0),
+        "status": result.status,
+        "gap": result.gap,
+        "objective": result.objective,
+        "greedy": greedy.objective,
+        "ratio": (result.objective / greedy.objective) if result.objective and greedy.objective else None,
+        "greedy_s": greedy_s,
+    }
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ("| GPUs | jobs | build s | hand-off s | solve s | total s | status | gap | objective / greedy | greedy s |\n"
+            "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+    lines = [head]
+    for r in rows:
+        gap = "-" if r["gap"] is None else f"{100 * r['gap']:.3f}%"
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.4f}"
+        lines.append(f"| {r['gpus']:,} | {r['jobs']:,} | {r['build_s']:.2f} | {r['handoff_s']:.2f} | {r['solve_s']:.2f} | "
+                     f"{r['total_s']:.2f} | {r['status']} | {gap} | {ratio} | {r['greedy_s']:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default=STANDARD_SIZES, help="comma-separated GPUS:JOBS")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--mip-gap", type=float, default=0.01)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes.split(","):
+        gpus, jobs = (int(x) for x in size.split(":"))
+        rows.append(run_size(gpus, jobs, args.seed, args.time_limit, args.mip_gap, args.threads))
+        print(markdown(rows[-1:]).splitlines()[-1], flush=True)
+    print()
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
