@@ -39,7 +39,7 @@ def case(name, optimum, binds=(), objective=None):
 # ---------------------------------------------------------------- GPU types and packing
 
 
-@case("heterogeneous_types", optimum=18, binds=("pool_slots_max",))
+@case("heterogeneous_types", optimum=18, binds=("class_slots_max",))
 def _():
     # j1: 4 A (10) or 8 B (6); j2: 8 A (9) or 8 B (8). One node of each type.
     # j1->A, j2->B = 18 beats j1->B, j2->A = 15; both on A would need 12 GPUs.
@@ -52,7 +52,7 @@ def _():
     return inst, check
 
 
-@case("gang_and_node_packing", optimum=3, binds=("pool_slots_max",))
+@case("gang_and_node_packing", optimum=3, binds=("class_slots_max",))
 def _():
     # Three 5-GPU jobs, two 8-GPU nodes: 15 <= 16 GPUs but a job stays inside one node,
     # so only two run (one per node). Job sizes differ in throughput: the best two run.
@@ -65,7 +65,7 @@ def _():
     return inst, check
 
 
-@case("utilization_packing_patterns", optimum=10, objective="utilization", binds=("pool_slots_max",))
+@case("utilization_packing_patterns", optimum=10, objective="utilization", binds=("class_slots_max",))
 def _():
     # 5 + 5 + 4 GPUs on two 8-GPU nodes: no node holds 5 + 4, so {5} and {5} = 10 busy (not 14).
     inst = cluster([pool("a", "A", 8, 2)], [job("j5a", {"A": 5}), job("j5b", {"A": 5}), job("j4", {"A": 4})])
@@ -101,7 +101,7 @@ def _():
 # ---------------------------------------------------------------- whole nodes
 
 
-@case("whole_nodes_block_packing", optimum=10, binds=("pool_nodes_max",))
+@case("whole_nodes_block_packing", optimum=10, binds=("class_nodes_max",))
 def _():
     # A 16-GPU job takes both 8-GPU nodes whole, so the 1-GPU job cannot run: 10 > 1.
     inst = cluster([pool("a", "A", 8, 2)], [job("big", {"A": (16, 10)}), job("small", {"A": (1, 1)})])
@@ -109,6 +109,31 @@ def _():
     def check(r):
         assert placed_on(r, "big") == [("a-00", 8), ("a-01", 8)]
         assert reason_of(r, "small") == "capacity"
+    return inst, check
+
+
+@case("pod_supply", optimum=5, binds=("pool_nodes_max",))
+def _():
+    # Two pod-scoped 16-GPU jobs, one pod with two 8-GPU nodes (the other pod has nodes of
+    # another type): only one runs.
+    inst = cluster([pool("a1", "A", 8, 2), pool("c2", "C", 8, 2, pod="p2")],
+                   [job("j1", {"A": (16, 5)}, scope="pod"), job("j2", {"A": (16, 4)}, scope="pod")])
+
+    def check(r):
+        assert state_of(r, "j1") == "placed" and state_of(r, "j2") == "unplaced"
+    return inst, check
+
+
+@case("site_supply", optimum=5 + 3, binds=("site_nodes_max",))
+def _():
+    # Site s1 has two pods of two A nodes each: a pod-scoped 16-GPU job takes one pod, so only
+    # one of the two site-scoped 16-GPU jobs still fits in the site.
+    inst = cluster([pool("a1", "A", 8, 2), pool("a2", "A", 8, 2, pod="p2")],
+                   [job("pod-job", {"A": (16, 3)}, scope="pod"),
+                    job("site1", {"A": (16, 5)}, scope="site"), job("site2", {"A": (16, 2)}, scope="site")])
+
+    def check(r):
+        assert state_of(r, "site2") == "unplaced"
     return inst, check
 
 
@@ -124,8 +149,8 @@ def _():
 
 @case("no_redundant_node", optimum=16, objective="utilization", binds=("span_cover_max",))
 def _():
-    # Utilization would like all four nodes of the two pools, but 12 GPUs need two.
-    return cluster([pool("a1", "A", 8, 2), pool("a2", "A", 8, 2)], [job("big", {"A": 12})]), lambda r: None
+    # Utilization would like all four nodes of the pod's two pools, but 12 GPUs need two.
+    return cluster([pool("a1", "A", 8, 2), pool("a2", "A", 8, 2)], [job("big", {"A": 12}, scope="pod")]), lambda r: None
 
 
 @case("no_redundant_node_mixed_ratios", optimum=24, objective="utilization",
@@ -296,7 +321,7 @@ def _():
 # ---------------------------------------------------------------- objectives
 
 
-@case("cost_objective", optimum=4 + 3, objective="cost", binds=("pool_slots_max",))
+@case("cost_objective", optimum=4 + 3, objective="cost", binds=("class_slots_max",))
 def _():
     # Cheapest each: j1 on b (4), j2 on b (2) -- but b has one node. j1->b + j2->a = 7 < 12.
     # The optional job could use the spare node but costs money and earns nothing.

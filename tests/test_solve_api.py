@@ -185,11 +185,12 @@ def test_model_size_is_sparse():
     """Counts for a fixed instance: a dense JOBS x POOLS index would show up here."""
     built = build_model(build_index(gp.load(ALL_FEATURES)), "throughput")
     counts = {c.name: len(c) for c in built.model.component_objects(pyo.Constraint) if len(c)}
-    assert built.model.nvariables() == 102
-    assert built.model.nconstraints() == 89
+    assert built.model.nvariables() == 71
+    assert built.model.nconstraints() == 79
     assert counts["job_once"] == 11
-    assert counts["pool_slots_max"] == 13
-    # eligible pairs only: 4 + 4 + 4 + 4 + 1 sub-node pairs of 5 jobs, 3 + 3 + 3 + 4 + 4 whole-node
-    # pairs of 5 jobs (11 jobs x 5 pools would be 55 of each)
-    assert len(built.model.PACK) == 17
-    assert len(built.model.SPAN) == 17
+    assert counts["class_slots_max"] == 7
+    # Sub-node pairs per GPU class, not per pool: 2 + 2 + 2 + 1 + 2 for 5 jobs over 3 classes
+    # (11 jobs x 5 pools would be 55). Whole-node pairs per pool only for the pod-scoped job,
+    # per site class for the others: 3 + 2 + 3 + 3 + 2.
+    assert len(built.model.PACK) == 9
+    assert len(built.model.SPAN) == 13

@@ -63,11 +63,17 @@ class ClusterState:
     def take(self, node: str, gpus: int) -> None:
         self._set(node, self.free[node] - gpus)
 
-    def best_fit(self, pool: str, size: int) -> str | None:
-        for free in range(size, len(self.buckets[pool])):
-            if self.buckets[pool][free]:
-                return min(self.buckets[pool][free])
-        return None
+    def best_fit(self, pools: list[str], size: int) -> str | None:
+        """The node with the fewest free GPUs that still holds ``size``, over ``pools``."""
+        best = None
+        for pool in pools:
+            for free in range(size, len(self.buckets[pool])):
+                if self.buckets[pool][free]:
+                    node = min(self.buckets[pool][free])
+                    if best is None or (free, node) < best:
+                        best = (free, node)
+                    break
+        return best[1] if best else None
 
     def whole_nodes(self, pool: str) -> list[str]:
         """Nodes with every GPU free (and none reserved): only these go whole to a job."""
@@ -83,9 +89,7 @@ def greedy(idx: AssignmentIndex, objective: str) -> GreedyOutcome:
     held = defaultdict(int)
     for run in idx.running.values():
         held[idx.instance_job(run.job).tenant] += run.gpus
-    pack_of = defaultdict(list)
-    for pair in idx.pack:
-        pack_of[pair.job].append(pair)
+    pack_of = {j: idx.pack_pairs_of_job(j) for j in idx.jobs}
     waiting = [j for j in idx.jobs if j not in idx.running]
     placed: set[str] = set()
 
@@ -205,7 +209,7 @@ def job_options(idx, state, job_id: str, pairs: list[PackPair], objective: str) 
     job = idx.instance_job(job_id)
     options = []
     for pair in pairs:
-        node = state.best_fit(pair.pool, pair.size)
+        node = state.best_fit(idx.classes[pair.gpu_class].pools, pair.size)
         if node is not None:
             value = _option_value(objective, job.priority, pair.throughput, pair.cost, pair.size)
             options.append(_Option(value, state.free[node] - pair.size, [(job_id, node, pair.size)], pair.size))
@@ -216,16 +220,15 @@ def job_options(idx, state, job_id: str, pairs: list[PackPair], objective: str) 
 
 def _span_options(idx, state, job, objective) -> list[_Option]:
     span = idx.span[job.id]
-    options = []
     by_domain = defaultdict(list)
-    for k in span.pools:
-        pool = idx.pools[k]
-        by_domain[_domain_key(pool, span.scope), pool.gpu_type].append(pool)
+    for u in span.units:
+        unit = idx.units[u]
+        by_domain[unit.pod or unit.site, unit.gpu_type].extend(unit.pools)
         if span.scope == "any":  # one site first: spanning sites loses throughput
-            by_domain[pool.site, pool.gpu_type].append(pool)
+            by_domain["*", unit.gpu_type].extend(unit.pools)
     penalty = idx.instance.options.cross_site_penalty
-    for (domain, gpu_type), pools in by_domain.items():
-        nodes = _cover(state, pools, span.need[gpu_type])
+    for (domain, gpu_type), pool_ids in by_domain.items():
+        nodes = _cover(state, pool_ids, span.need[gpu_type])
         if nodes is None:
             continue
         option = job.option(gpu_type)
@@ -234,19 +237,14 @@ def _span_options(idx, state, job, objective) -> list[_Option]:
         throughput = option.throughput * (1 - loss)
         cost = option.cost_per_hour * (1 + loss)
         gpus = sum(idx.nodes[n].gpus for n in nodes)
-        spare = sum(len(state.whole_nodes(p.id)) for p in pools) - len(nodes)
+        spare = sum(len(state.whole_nodes(k)) for k in pool_ids) - len(nodes)
         value = _option_value(objective, job.priority, throughput, cost, gpus)
-        options.append(_Option(value, spare, [(job.id, n, idx.nodes[n].gpus) for n in nodes], gpus))
-    return options
+        yield _Option(value, spare, [(job.id, n, idx.nodes[n].gpus) for n in nodes], gpus)
 
 
-def _domain_key(pool, scope: str) -> str:
-    return {"pod": pool.pod, "site": pool.site}.get(scope, "*")
-
-
-def _cover(state, pools, need: int) -> list[str] | None:
-    """Whole free nodes of ``pools`` (one type) holding ``need`` GPUs with no redundant node."""
-    candidates = sorted(((state.idx.pools[p.id].gpus_per_node, n) for p in pools for n in state.whole_nodes(p.id)),
+def _cover(state, pool_ids: list[str], need: int) -> list[str] | None:
+    """Whole free nodes of ``pool_ids`` (one type) holding ``need`` GPUs with no redundant node."""
+    candidates = sorted(((state.idx.pools[k].gpus_per_node, n) for k in pool_ids for n in state.whole_nodes(k)),
                         key=lambda item: (-item[0], item[1]))
     chosen, total = [], 0
     for capacity, node in candidates:

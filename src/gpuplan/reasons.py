@@ -14,7 +14,7 @@ def smallest_need(idx: AssignmentIndex, job_id: str) -> int:
     run = idx.running.get(job_id)
     if run is not None and not run.migratable:
         return run.gpus
-    needs = [pair.size for pair in idx.pack if pair.job == job_id]
+    needs = [pair.size for pair in idx.pack_pairs_of_job(job_id)]
     if job_id in idx.span:
         needs += list(idx.span[job_id].need.values())
     if run is not None:
@@ -31,9 +31,6 @@ def unplaced_reasons(idx: AssignmentIndex, rows, not_running: list[str]) -> dict
     for job, _, gpus in rows:
         held[idx.instance_job(job).tenant] += gpus
     caps = {t.id: t.max_gpus for t in idx.instance.tenants}
-    pack_of = defaultdict(list)
-    for pair in idx.pack:
-        pack_of[pair.job].append(pair)
     reasons = {}
     for job_id in not_running:
         if job_id in idx.reasons:
@@ -42,7 +39,7 @@ def unplaced_reasons(idx: AssignmentIndex, rows, not_running: list[str]) -> dict
         tenant = idx.instance_job(job_id).tenant
         if caps[tenant] is not None and held[tenant] + smallest_need(idx, job_id) > caps[tenant]:
             reasons[job_id] = "quota"
-        elif job_options(idx, state, job_id, pack_of[job_id], "utilization") or _fits_where_it_was(idx, state, job_id):
+        elif job_options(idx, state, job_id, idx.pack_pairs_of_job(job_id), "utilization") or _fits_where_it_was(idx, state, job_id):
             reasons[job_id] = "objective"
         else:
             reasons[job_id] = "capacity"

@@ -116,17 +116,23 @@ class Result:
     # ------------------------------------------------------------ display
 
     def summary_lines(self) -> list[tuple[str, str]]:
+        """(label, text) pairs: what the text repr, the HTML repr and the CLI summary show."""
         lines = [
             ("instance", self.instance_name),
             ("status", self.status),
             ("method", f"{self.method} ({self.problem})"),
             ("objective", f"{self.objective_name} ({self.sense}) = {_fmt(self.objective)}"),
-            ("bound / gap", f"{_fmt(self.bound)} / {_fmt_gap(self.gap)}"),
+            ("bound / gap", "none (heuristic)" if self.bound is None and self.method == "greedy"
+             else f"{_fmt(self.bound)} / {_fmt_gap(self.gap)}"),
         ]
-        for key in ("allocated_gpus", "usable_gpus", "gpu_utilization", "fragmented_gpus", "placed_jobs",
-                    "unplaced_jobs", "kept_jobs", "migrated_jobs", "preempted_jobs"):
-            if key in self.kpis:
-                lines.append((key, _fmt(self.kpis[key])))
+        kpis = dict(self.kpis)
+        gpus = _gpu_line(kpis)
+        if gpus:
+            lines.append(("GPUs", gpus))
+        jobs = _jobs_line(kpis)
+        if jobs:
+            lines.append(("jobs", jobs))
+        lines.extend((key, _fmt(value)) for key, value in kpis.items())
         if self.timings:
             lines.append(("seconds", ", ".join(f"{k.removesuffix('_s')} {v:.2f}" for k, v in self.timings.items())))
         if self.message:
@@ -134,25 +140,86 @@ class Result:
         return lines
 
     def __repr__(self) -> str:
-        lines = [f"{key:>15}: {value}" for key, value in self.summary_lines()]
-        if len(self.placements):
-            lines.append("")
-            lines.append(self.placements.head(10).to_string(index=False))
-            if len(self.placements) > 10:
-                lines.append(f"... {len(self.placements)} placement rows")
-        return "gpuplan.Result\n" + "\n".join(lines)
+        lines = ["gpuplan.Result"] + [f"{key:>19}: {value}" for key, value in self.summary_lines()]
+        for title, frame in self._display_tables():
+            if title in TEXT_TABLES:
+                lines += ["", _table_title(title, frame), _indent(_text_table(frame.head(DISPLAY_ROWS)))]
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{_html_value(k, v)}</td></tr>"
             for k, v in self.summary_lines())
-        parts = [f"<div><strong>gpuplan.Result</strong><table>{rows}</table>"]
-        if len(self.objective_terms):
-            parts.append("<p><em>objective terms</em></p>" + self.objective_terms.to_html(index=False))
-        if len(self.placements):
-            parts.append(f"<p><em>placements</em> (first 10 of {len(self.placements)})</p>"
-                         + self.placements.head(10).to_html(index=False))
+        parts = [f"<div class='gpuplan-result'><p><strong>gpuplan.Result</strong> "
+                 f"{html.escape(self.instance_name)}</p><table>{rows}</table>"]
+        for title, frame in self._display_tables():
+            table = frame.head(DISPLAY_ROWS).to_html(index=False, na_rep="", float_format=_fmt_float, border=0)
+            heading = html.escape(_table_title(title, frame))
+            if title == "objective terms":
+                parts.append(f"<p><em>{heading}</em></p>{table}")
+            else:  # placements and jobs open, tenants and pools folded
+                opened = " open" if title in TEXT_TABLES else ""
+                parts.append(f"<details{opened}><summary><em>{heading}</em></summary>{table}</details>")
         return "".join(parts) + "</div>"
+
+    def _display_tables(self) -> list[tuple[str, pd.DataFrame]]:
+        tables = [("objective terms", self.objective_terms), ("placements", self.placements), ("jobs", self.jobs),
+                  ("tenants", self.tenants), ("pools", self.pools)]
+        return [(title, frame) for title, frame in tables if len(frame)]
+
+
+DISPLAY_ROWS = 10  # rows of each table shown by the text and HTML reprs
+TEXT_TABLES = ("objective terms", "placements", "jobs")  # the HTML repr also shows tenants and pools
+STATUS_COLORS = {"optimal": "#1a7f37", "feasible": "#9a6700", "time_limit": "#9a6700"}
+
+
+def _gpu_line(kpis: dict[str, float]) -> str:
+    """'101 of 112 allocated (90.2%), 3 fragmented, 1 node free'; pops the KPIs it shows."""
+    if "allocated_gpus" not in kpis or "usable_gpus" not in kpis:
+        return ""
+    allocated, usable = kpis.pop("allocated_gpus"), kpis.pop("usable_gpus")
+    share = kpis.pop("gpu_utilization", allocated / usable if usable else 0.0)
+    text = f"{_fmt(allocated)} of {_fmt(usable)} allocated ({100 * share:.1f}%)"
+    if "fragmented_gpus" in kpis:
+        text += f", {_fmt(kpis.pop('fragmented_gpus'))} fragmented"
+    if "free_nodes" in kpis:
+        free = kpis.pop("free_nodes")
+        text += f", {_fmt(free)} node{'' if free == 1 else 's'} free"
+    return text
+
+
+def _jobs_line(kpis: dict[str, float]) -> str:
+    """'9 placed, 1 kept, 1 migrated, 0 preempted, 3 unplaced'; pops the KPIs it shows."""
+    states = ("placed", "kept", "migrated", "preempted", "unplaced")
+    if not all(f"{s}_jobs" in kpis for s in states):
+        return ""
+    return ", ".join(f"{_fmt(kpis.pop(f'{s}_jobs'))} {s}" for s in states)
+
+
+def _table_title(title: str, frame: pd.DataFrame) -> str:
+    if len(frame) <= DISPLAY_ROWS:
+        return title
+    return f"{title} (first {DISPLAY_ROWS} of {len(frame)} rows)"
+
+
+def _text_table(frame: pd.DataFrame) -> str:
+    return frame.to_string(index=False, na_rep="", float_format=_fmt_float)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _html_value(key: str, value: str) -> str:
+    if key != "status":
+        return html.escape(value)
+    color = STATUS_COLORS.get(value, "#cf222e")
+    return f"<strong style='color:{color}'>{html.escape(value)}</strong>"
+
+
+def _fmt_float(value: float) -> str:
+    return f"{value:.6g}"
 
 
 def _number(value):

@@ -1,10 +1,19 @@
 """Derived sparse sets of the assignment problem, built once per solve.
 
-Everything the model iterates over is computed here: eligible (job, pool) pairs for jobs
-inside one node (``pack``) and on whole nodes (``span``), how each pool's nodes are modelled
-(free nodes counted, nodes held whole by one running job, shared nodes one by one), packing
-patterns, running jobs and their current value, tenant demand, and the structural reason of
-every job that cannot run at all. The model never filters a cross product inside a rule.
+Everything the model iterates over is computed here, so that the model never filters a cross
+product inside a rule:
+
+- **GPU classes** (GPU type x GPUs per node): a job inside one node cares about nothing else,
+  so sub-node placement is decided per class, with packing patterns over the class's free
+  nodes and per-node knapsacks on *shared* nodes (reserved GPUs, partly used by running jobs).
+- **Whole-node units**: a pod-scoped job takes whole nodes of a pool (one GPU class in one
+  pod); a site- or anywhere-scoped job takes them from a site class (one GPU class in one
+  site). Pools, site classes and classes form a laminar family, so node supply is checked
+  once per level and the counts can always be turned into distinct nodes.
+- **Job groups**: jobs identical in every field the model reads (and not running, and never
+  on whole nodes) are one group decided by a count; this is exact.
+- Running jobs, their current value, tenant demand, and why a job can never run.
+
 See ``models/assignment.md`` for the meaning of every set.
 """
 
@@ -22,23 +31,64 @@ DEFAULT_MAX_PATTERNS = 400
 
 @dataclass(frozen=True)
 class PackPair:
-    """Job ``job`` may run inside one node of pool ``pool`` on ``size`` GPUs."""
+    """Group ``group`` may run inside one node of GPU class ``gpu_class`` on ``size`` GPUs."""
 
-    job: str
-    pool: str
+    group: str
+    gpu_class: str
     size: int
     throughput: float
     cost: float
 
 
 @dataclass
+class JobGroup:
+    id: str
+    jobs: list[str]             # members, in instance order
+    tenant: str
+    required: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.jobs)
+
+
+@dataclass
+class GpuClass:
+    """All pools of one GPU type and node size: interchangeable for jobs inside one node."""
+
+    id: str
+    gpu_type: str
+    gpus_per_node: int
+    pools: list[str]
+    sizes: list[int] = field(default_factory=list)                 # descending
+    patterns: list[tuple[int, ...]] = field(default_factory=list)  # counts aligned with sizes
+    mode: str = "patterns"                                         # or "nodes"
+    shared: list[str] = field(default_factory=list)                # nodes with their own knapsack
+
+
+@dataclass
+class SpanUnit:
+    """Where a spanning job takes whole nodes: a pool (scope pod) or a site class (site, any)."""
+
+    id: str
+    level: str                  # "pool" or "site"
+    pools: list[str]
+    gpu_class: str
+    gpu_type: str
+    gpus_per_node: int
+    site: str
+    pod: str | None             # None for site-level units
+    whole_nodes: int            # nodes without reserved GPUs
+
+
+@dataclass
 class SpanJob:
-    """A job that may run on whole nodes of one or more pools."""
+    """A job that may run on whole nodes of one or more units."""
 
     job: str
-    pools: list[str]                      # eligible pools, after the scope-capacity filter
+    units: list[str]                      # eligible units, after the scope-capacity filter
     need: dict[str, int]                  # GPU type -> GPUs needed on it
-    max_nodes: dict[str, int]             # pool -> U_jk
+    max_nodes: dict[str, int]             # unit -> U_ju
     scope: str
     mixed_allowed: bool
     lcm: int                              # L_j: makes every coverage coefficient integral
@@ -55,13 +105,12 @@ class PoolIndex:
     site: str
     gpu_type: str
     gpus_per_node: int
+    gpu_class: str
+    site_class: str
     nodes: list[str]
     free: list[str] = field(default_factory=list)
     held: dict[str, list[str]] = field(default_factory=dict)   # running job -> nodes it holds whole
     shared: list[str] = field(default_factory=list)
-    sizes: list[int] = field(default_factory=list)              # descending
-    patterns: list[tuple[int, ...]] = field(default_factory=list)  # counts aligned with sizes
-    mode: str = "patterns"                                      # or "nodes"
 
 
 @dataclass
@@ -82,6 +131,10 @@ class AssignmentIndex:
     instance: Instance
     nodes: dict[str, NodeInfo]
     pools: dict[str, PoolIndex]
+    classes: dict[str, GpuClass]
+    site_classes: dict[str, list[str]]            # site class -> its pools
+    units: dict[str, SpanUnit]
+    groups: dict[str, JobGroup]
     jobs: list[str]                               # jobs that may run (eligible or running)
     pack: list[PackPair]
     span: dict[str, SpanJob]
@@ -91,18 +144,28 @@ class AssignmentIndex:
     demand: dict[str, int]                        # tenant -> D_t
     usable_gpus: int
     job_by_id: dict[str, Job] = field(default_factory=dict)
+    group_of: dict[str, str] = field(default_factory=dict)
+    pack_by_group: dict[str, list[PackPair]] = field(default_factory=dict)
 
     def __post_init__(self):
         self.job_by_id = {job.id: job for job in self.instance.jobs}
+        self.group_of = {j: g.id for g in self.groups.values() for j in g.jobs}
+        self.pack_by_group = defaultdict(list)
+        for pair in self.pack:
+            self.pack_by_group[pair.group].append(pair)
 
     def instance_job(self, job_id: str) -> Job:
         return self.job_by_id[job_id]
+
+    def pack_pairs_of_job(self, job_id: str) -> list[PackPair]:
+        group = self.group_of.get(job_id)
+        return self.pack_by_group.get(group, []) if group else []
 
     def required_but_impossible(self) -> list[str]:
         return [job.id for job in self.instance.jobs if job.required and job.id in self.reasons]
 
 
-def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS) -> AssignmentIndex:
+def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS, aggregate: bool = True) -> AssignmentIndex:
     nodes = {info.id: info for info in node_infos(instance)}
     running = _running_jobs(instance, nodes)
     node_running: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -110,38 +173,52 @@ def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS) ->
         for node_id, gpus in run.rows.items():
             node_running[node_id].append((job_id, gpus))
     pools = _pools(instance, nodes, node_running)
+    classes = _classes(pools)
+    site_classes: dict[str, list[str]] = defaultdict(list)
+    for pool in pools.values():
+        site_classes[pool.site_class].append(pool.id)
+    units = _units(pools, site_classes, nodes)
     gpu_memory = {gpu.id: gpu.memory_gb for gpu in instance.gpu_types}
 
-    pack: list[PackPair] = []
+    pack_by_job: dict[str, list[tuple[str, int]]] = {}
     span: dict[str, SpanJob] = {}
     reasons: dict[str, str] = {}
     job_ids: list[str] = []
     for job in instance.jobs:
         memory_ok = [p for p in pools.values() if p.gpu_type in _types(job) and gpu_memory[p.gpu_type] >= job.gpu_memory_gb]
-        job_pack, job_span = [], None
         if job.id not in running or job.migratable:
-            job_pack = _pack_pairs(job, memory_ok, nodes)
-            job_span = _span_job(job, memory_ok, nodes)
-        pack.extend(job_pack)
-        if job_span is not None:
-            span[job.id] = job_span
-        if job_pack or job_span is not None or job.id in running:
+            pack_by_job[job.id] = _pack_classes(job, memory_ok, nodes)
+            job_span = _span_job(job, memory_ok, units)
+            if job_span is not None:
+                span[job.id] = job_span
+        if pack_by_job.get(job.id) or job.id in span or job.id in running:
             job_ids.append(job.id)
         else:
             reasons[job.id] = "too_large" if memory_ok else "no_eligible_gpu"
 
-    _choose_pool_modes(pools, pack, max_patterns)
+    groups = _groups(instance, job_ids, pack_by_job, span, running, aggregate)
+    jobs = {job.id: job for job in instance.jobs}
+    pack = [
+        PackPair(group.id, gpu_class, size, *_option_value(jobs[group.id], classes[gpu_class].gpu_type))
+        for group in groups.values()
+        for gpu_class, size in pack_by_job.get(group.id, [])
+    ]
+    _choose_class_modes(classes, pools, pack, max_patterns)
     return AssignmentIndex(
         instance=instance,
         nodes=nodes,
         pools=pools,
+        classes=classes,
+        site_classes=dict(site_classes),
+        units=units,
+        groups=groups,
         jobs=job_ids,
         pack=pack,
         span=span,
         running=running,
         node_running=dict(node_running),
         reasons=reasons,
-        demand=_tenant_demand(instance, pack, span, running),
+        demand=_tenant_demand(instance, pack_by_job, span, running),
         usable_gpus=sum(info.usable_gpus for info in nodes.values()),
     )
 
@@ -153,61 +230,82 @@ def _types(job: Job) -> set[str]:
     return {option.gpu_type for option in job.gpu_options}
 
 
-def _pack_pairs(job: Job, pools: list[PoolIndex], nodes: dict[str, NodeInfo]) -> list[PackPair]:
-    pairs = []
+def _option_value(job: Job, gpu_type: str) -> tuple[float, float]:
+    option = job.option(gpu_type)
+    return option.throughput, option.cost_per_hour
+
+
+def _pack_classes(job: Job, pools: list[PoolIndex], nodes: dict[str, NodeInfo]) -> list[tuple[str, int]]:
+    """GPU classes where the job fits inside one node (some node has enough usable GPUs)."""
+    found: dict[str, int] = {}
     for pool in pools:
         size = job.gpus_on(pool.gpu_type)
-        if size <= pool.gpus_per_node and any(nodes[n].usable_gpus >= size for n in pool.nodes):
-            option = job.option(pool.gpu_type)
-            pairs.append(PackPair(job.id, pool.id, size, option.throughput, option.cost_per_hour))
-    return pairs
+        if pool.gpu_class not in found and size <= pool.gpus_per_node \
+                and any(nodes[n].usable_gpus >= size for n in pool.nodes):
+            found[pool.gpu_class] = size
+    return sorted(found.items())
 
 
-def _span_job(job: Job, pools: list[PoolIndex], nodes: dict[str, NodeInfo]) -> SpanJob | None:
-    """Whole-node pools of a job, keeping only those inside a scope domain that can cover it."""
+def _span_job(job: Job, pools: list[PoolIndex], units: dict[str, SpanUnit]) -> SpanJob | None:
+    """Whole-node units of a job, keeping only those inside a scope domain that can cover it."""
     if job.scope == "node":
         return None
-    whole_nodes = {}
-    for pool in pools:
-        if job.gpus_on(pool.gpu_type) > pool.gpus_per_node:
-            count = sum(1 for n in pool.nodes if nodes[n].reserved_gpus == 0)
-            if count:
-                whole_nodes[pool.id] = count
-    by_domain: dict[str, list[PoolIndex]] = defaultdict(list)
-    for pool in pools:
-        if pool.id in whole_nodes:
-            by_domain[_domain(pool, job.scope)].append(pool)
-    kept: list[PoolIndex] = []
+    level = "pool" if job.scope == "pod" else "site"
+    eligible_pools = {p.id for p in pools if job.gpus_on(p.gpu_type) > p.gpus_per_node}
+    candidates = [u for u in units.values()
+                  if u.level == level and u.whole_nodes and eligible_pools.intersection(u.pools)]
+    by_domain: dict[str, list[SpanUnit]] = defaultdict(list)
+    for unit in candidates:
+        by_domain[{"pod": unit.pod, "site": unit.site}.get(job.scope, "*")].append(unit)
+    kept: list[SpanUnit] = []
     for members in by_domain.values():
         if job.allow_mixed_types:
-            if _coverage(job, members, whole_nodes) >= 1:
+            if _coverage(job, members) >= 1:
                 kept.extend(members)
         else:
-            for gpu_type in {p.gpu_type for p in members}:
-                same_type = [p for p in members if p.gpu_type == gpu_type]
-                if _coverage(job, same_type, whole_nodes) >= 1:
+            for gpu_type in {u.gpu_type for u in members}:
+                same_type = [u for u in members if u.gpu_type == gpu_type]
+                if _coverage(job, same_type) >= 1:
                     kept.extend(same_type)
     if not kept:
         return None
-    kept.sort(key=lambda p: p.id)
-    need = {p.gpu_type: job.gpus_on(p.gpu_type) for p in kept}
+    kept.sort(key=lambda u: u.id)
+    need = {u.gpu_type: job.gpus_on(u.gpu_type) for u in kept}
     return SpanJob(
         job=job.id,
-        pools=[p.id for p in kept],
+        units=[u.id for u in kept],
         need=need,
-        max_nodes={p.id: min(whole_nodes[p.id], math.ceil(need[p.gpu_type] / p.gpus_per_node)) for p in kept},
+        max_nodes={u.id: min(u.whole_nodes, math.ceil(need[u.gpu_type] / u.gpus_per_node)) for u in kept},
         scope=job.scope,
         mixed_allowed=job.allow_mixed_types and len(need) > 1,
         lcm=math.lcm(*need.values()),
     )
 
 
-def _domain(pool: PoolIndex, scope: str) -> str:
-    return {"pod": pool.pod, "site": pool.site}.get(scope, "*")
+def _coverage(job: Job, units: list[SpanUnit]) -> float:
+    return sum(u.whole_nodes * u.gpus_per_node / job.gpus_on(u.gpu_type) for u in units)
 
 
-def _coverage(job: Job, pools: list[PoolIndex], whole_nodes: dict[str, int]) -> float:
-    return sum(whole_nodes[p.id] * p.gpus_per_node / job.gpus_on(p.gpu_type) for p in pools)
+# ---------------------------------------------------------------- groups of identical jobs
+
+
+def _groups(instance, job_ids, pack_by_job, span, running, aggregate: bool) -> dict[str, JobGroup]:
+    """Jobs identical in every field the model reads become one group (only jobs that are not
+    running and never take whole nodes: those have per-job choices)."""
+    jobs = {job.id: job for job in instance.jobs}
+    groups: dict[object, JobGroup] = {}
+    for job_id in job_ids:
+        job = jobs[job_id]
+        if aggregate and job_id not in span and job_id not in running:
+            key = (job.tenant, job.priority, job.gpu_memory_gb, job.required,
+                   tuple((o.gpu_type, job.gpus_on(o.gpu_type), o.throughput, o.cost_per_hour) for o in job.gpu_options))
+        else:
+            key = ("single", job_id)
+        if key in groups:
+            groups[key].jobs.append(job_id)
+        else:
+            groups[key] = JobGroup(job_id, [job_id], job.tenant, job.required)
+    return {group.id: group for group in groups.values()}
 
 
 # ---------------------------------------------------------------- running jobs and value
@@ -254,7 +352,11 @@ def best_split_value(coverage: dict[str, float], value: dict[str, float], maximi
     return total
 
 
-# ---------------------------------------------------------------- pools, node classes, patterns
+# ---------------------------------------------------------------- pools, classes, units, patterns
+
+
+def class_id(gpu_type: str, gpus_per_node: int) -> str:
+    return f"{gpu_type}/{gpus_per_node}"
 
 
 def _pools(instance: Instance, nodes: dict[str, NodeInfo], node_running) -> dict[str, PoolIndex]:
@@ -266,7 +368,10 @@ def _pools(instance: Instance, nodes: dict[str, NodeInfo], node_running) -> dict
     for pool in instance.node_pools:
         if pool.node_count == 0:
             continue
-        index = PoolIndex(pool.id, pool.pod, pod_site[pool.pod], pool.gpu_type, pool.gpus_per_node, by_pool[pool.id])
+        site = pod_site[pool.pod]
+        gpu_class = class_id(pool.gpu_type, pool.gpus_per_node)
+        index = PoolIndex(pool.id, pool.pod, site, pool.gpu_type, pool.gpus_per_node, gpu_class,
+                          f"{site}/{gpu_class}", by_pool[pool.id])
         for node_id in index.nodes:
             on_node = node_running.get(node_id, [])
             if nodes[node_id].reserved_gpus == 0 and not on_node:
@@ -279,22 +384,52 @@ def _pools(instance: Instance, nodes: dict[str, NodeInfo], node_running) -> dict
     return pools
 
 
-def _choose_pool_modes(pools: dict[str, PoolIndex], pack: list[PackPair], max_patterns: int) -> None:
+def _classes(pools: dict[str, PoolIndex]) -> dict[str, GpuClass]:
+    classes: dict[str, GpuClass] = {}
+    for pool in pools.values():
+        if pool.gpu_class not in classes:
+            classes[pool.gpu_class] = GpuClass(pool.gpu_class, pool.gpu_type, pool.gpus_per_node, [])
+        classes[pool.gpu_class].pools.append(pool.id)
+    return classes
+
+
+def _units(pools: dict[str, PoolIndex], site_classes: dict[str, list[str]], nodes) -> dict[str, SpanUnit]:
+    def whole(pool_ids):
+        return sum(1 for k in pool_ids for n in pools[k].nodes if nodes[n].reserved_gpus == 0)
+
+    units = {}
+    for pool in pools.values():
+        units[pool.id] = SpanUnit(pool.id, "pool", [pool.id], pool.gpu_class, pool.gpu_type, pool.gpus_per_node,
+                                  pool.site, pool.pod, whole([pool.id]))
+    for site_class, pool_ids in site_classes.items():
+        first = pools[pool_ids[0]]
+        if site_class in units:
+            raise ValueError(f"pool id '{site_class}' clashes with a site class name; rename the pool")
+        units[site_class] = SpanUnit(site_class, "site", list(pool_ids), first.gpu_class, first.gpu_type,
+                                     first.gpus_per_node, first.site, None, whole(pool_ids))
+    return units
+
+
+def _choose_class_modes(classes: dict[str, GpuClass], pools: dict[str, PoolIndex], pack: list[PackPair],
+                        max_patterns: int) -> None:
     sizes: dict[str, set[int]] = defaultdict(set)
     for pair in pack:
-        sizes[pair.pool].add(pair.size)
-    for pool in pools.values():
-        pool.sizes = sorted(sizes[pool.id], reverse=True)
-        releasable = len(pool.free) + sum(len(v) for v in pool.held.values())
-        budget = min(max_patterns, max(1, releasable) * max(1, len(pool.sizes)))
-        patterns = maximal_patterns(pool.sizes, pool.gpus_per_node, budget) if pool.sizes else []
+        sizes[pair.gpu_class].add(pair.size)
+    for gpu_class in classes.values():
+        gpu_class.sizes = sorted(sizes[gpu_class.id], reverse=True)
+        members = [pools[k] for k in gpu_class.pools]
+        releasable = sum(len(p.free) + sum(len(v) for v in p.held.values()) for p in members)
+        budget = min(max_patterns, max(1, releasable) * max(1, len(gpu_class.sizes)))
+        patterns = maximal_patterns(gpu_class.sizes, gpu_class.gpus_per_node, budget) if gpu_class.sizes else []
         if patterns is None:
             # Too many patterns for the nodes at hand: pack each node as its own knapsack.
-            pool.mode = "nodes"
-            pool.shared = list(pool.nodes)
-            pool.free, pool.held = [], {}
+            gpu_class.mode = "nodes"
+            for pool in members:
+                pool.shared = list(pool.nodes)
+                pool.free, pool.held = [], {}
         else:
-            pool.patterns = patterns
+            gpu_class.patterns = patterns
+        gpu_class.shared = [n for pool in members for n in pool.shared]
 
 
 def maximal_patterns(sizes: list[int], capacity: int, limit: int) -> list[tuple[int, ...]] | None:
@@ -328,10 +463,11 @@ def maximal_patterns(sizes: list[int], capacity: int, limit: int) -> list[tuple[
 # ---------------------------------------------------------------- tenants
 
 
-def _tenant_demand(instance: Instance, pack, span, running) -> dict[str, int]:
+def _tenant_demand(instance: Instance, pack_by_job, span, running) -> dict[str, int]:
     need: dict[str, int] = {}
-    for pair in pack:
-        need[pair.job] = min(need.get(pair.job, pair.size), pair.size)
+    for job_id, pairs in pack_by_job.items():
+        if pairs:
+            need[job_id] = min(size for _, size in pairs)
     for job_id, span_job in span.items():
         smallest = min(span_job.need.values())
         need[job_id] = min(need.get(job_id, smallest), smallest)

@@ -1,5 +1,6 @@
 """Each job runs at most once (exactly once when required or when a running job may not be
-stopped); moving or stopping a running job costs what the instance says."""
+stopped); a group of identical jobs runs at most as many times as it has members. Moving or
+stopping a running job costs what the instance says."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from collections import defaultdict
 import pyomo.environ as pyo
 
 
-def placed_parts(m, idx) -> dict[str, list]:
-    """Variables whose sum is 1 when the job runs: keep, one assign per pool, spanned."""
+def placed_parts(m) -> dict[str, list]:
+    """Per job group, the variables whose sum counts its members that run."""
     parts: dict[str, list] = defaultdict(list)
     for r in m.RUNNING:
         parts[r].append(m.keep[r])
-    for j, k in m.PACK:
-        parts[j].append(m.assign[j, k])
+    for g, c in m.PACK:
+        parts[g].append(m.assign[g, c])
     for j in m.SPAN_JOBS:
         parts[j].append(m.spanned[j])
     return parts
@@ -23,15 +24,16 @@ def placed_parts(m, idx) -> dict[str, list]:
 def add_jobs(built) -> None:
     m, idx = built.model, built.index
     jobs = {job.id: job for job in built.instance.jobs}
-    parts = placed_parts(m, idx)
-    m.JOBS = pyo.Set(initialize=idx.jobs, ordered=True, doc="jobs that may run")
+    parts = placed_parts(m)
+    m.JOB_GROUPS = pyo.Set(initialize=list(idx.groups), ordered=True, doc="jobs that may run, identical ones grouped")
 
-    def must_run(j):
-        return jobs[j].required or (j in idx.running and not jobs[j].preemptible)
+    def rule(_, g):
+        group = idx.groups[g]
+        if group.required or (g in idx.running and not jobs[g].preemptible):
+            return sum(parts[g]) == group.count
+        return sum(parts[g]) <= group.count
 
-    m.job_once = pyo.Constraint(
-        m.JOBS, rule=lambda _, j: sum(parts[j]) == 1 if must_run(j) else sum(parts[j]) <= 1,
-        doc="a job runs at most once (exactly once when it must)")
+    m.job_once = pyo.Constraint(m.JOB_GROUPS, rule=rule, doc="a job runs at most once (exactly once when it must)")
 
     running = [jobs[r] for r in m.RUNNING]
     built.add_term("migration_cost", sum(

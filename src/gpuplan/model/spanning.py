@@ -1,7 +1,7 @@
 """Jobs on whole nodes: coverage, no redundant node, GPU types, topology scope, losses.
 
 Sets and constraints are created only for the jobs they concern: a job with one eligible type
-gets no type variables, a job whose pools all lie in one pod gets no pod choice, and losses
+gets no type variables, a job whose units all lie in one pod gets no pod choice, and losses
 exist only for objectives that value jobs (throughput, cost).
 """
 
@@ -16,56 +16,56 @@ from .running import _loss_weight
 
 def add_spanning(built) -> None:
     m, idx, instance = built.model, built.index, built.instance
-    pools = idx.pools
+    units = idx.units
     span = idx.span
     jobs = {job.id: job for job in instance.jobs}
     kind = built.value_kind
 
     m.SPAN_JOBS = pyo.Set(initialize=sorted(span), ordered=True, doc="jobs that may take whole nodes")
-    m.SPAN = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in m.SPAN_JOBS for k in span[j].pools],
-                     doc="eligible (job, pool) pairs for whole nodes")
+    m.SPAN = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in m.SPAN_JOBS for k in span[j].units],
+                     doc="eligible (job, unit) pairs for whole nodes: a pool (scope pod) or a site class")
     m.spanned = pyo.Var(m.SPAN_JOBS, domain=pyo.Binary, doc="job runs on whole nodes")
     m.span_nodes = pyo.Var(m.SPAN, domain=pyo.NonNegativeIntegers, bounds=lambda _, j, k: (0, span[j].max_nodes[k]),
-                           doc="whole nodes of the pool held by the job")
+                           doc="whole nodes of the unit held by the job")
 
     # coverage coefficient L_j * C_k / n_jg (an integer because n_jg divides L_j)
-    cover = {(j, k): span[j].lcm * pools[k].gpus_per_node // span[j].need[pools[k].gpu_type] for j, k in m.SPAN}
+    cover = {(j, k): span[j].lcm * units[k].gpus_per_node // span[j].need[units[k].gpu_type] for j, k in m.SPAN}
 
     def coverage(j):
-        return sum(cover[j, k] * m.span_nodes[j, k] for k in span[j].pools)
+        return sum(cover[j, k] * m.span_nodes[j, k] for k in span[j].units)
 
     m.span_cover_min = pyo.Constraint(m.SPAN_JOBS, rule=lambda _, j: coverage(j) >= span[j].lcm * m.spanned[j],
                                       doc="a spanning job has all the GPUs it needs")
     _add_no_redundant_node(m, span, cover, coverage)
-    _add_types(m, span, pools, cover, kind)
-    _add_scope(m, span, pools, kind)
-    _add_value_terms(built, span, pools, jobs, cover, kind)
-    built.add_term("allocated_gpus", sum(pools[k].gpus_per_node * m.span_nodes[j, k] for j, k in m.SPAN))
+    _add_types(m, span, units, cover, kind)
+    _add_scope(m, span, units, kind)
+    _add_value_terms(built, span, jobs, kind)
+    built.add_term("allocated_gpus", sum(units[k].gpus_per_node * m.span_nodes[j, k] for j, k in m.SPAN))
 
 
 def _add_no_redundant_node(m, span, cover, coverage) -> None:
-    uniform = [j for j in m.SPAN_JOBS if len({cover[j, k] for k in span[j].pools}) == 1]
+    uniform = [j for j in m.SPAN_JOBS if len({cover[j, k] for k in span[j].units}) == 1]
     general = [j for j in m.SPAN_JOBS if j not in set(uniform)]
 
     def uniform_rule(_, j):
-        a = cover[j, span[j].pools[0]]
+        a = cover[j, span[j].units[0]]
         return coverage(j) <= (span[j].lcm + a - 1) * m.spanned[j]
 
-    m.SPAN_UNIFORM_JOBS = pyo.Set(initialize=uniform, ordered=True, doc="spanning jobs whose pools share one ratio C/n")
+    m.SPAN_UNIFORM_JOBS = pyo.Set(initialize=uniform, ordered=True, doc="spanning jobs whose units share one ratio C/n")
     m.span_cover_max = pyo.Constraint(m.SPAN_UNIFORM_JOBS, rule=uniform_rule, doc="no redundant node")
 
-    m.SPAN_USED = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in general for k in span[j].pools],
-                          doc="(job, pool) pairs of spanning jobs whose pools differ in C/n")
+    m.SPAN_USED = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in general for k in span[j].units],
+                          doc="(job, unit) pairs of spanning jobs whose units differ in C/n")
     m.span_used = pyo.Var(m.SPAN_USED, domain=pyo.Binary, doc="the pool gives the job at least one node")
     m.span_used_link = pyo.Constraint(
         m.SPAN_USED, rule=lambda _, j, k: m.span_nodes[j, k] <= span[j].max_nodes[k] * m.span_used[j, k],
-        doc="nodes only from pools marked used")
+        doc="nodes only from units marked used")
 
     def general_rule(_, j, k):
         cap = span[j].lcm + cover[j, k] - 1
-        largest = sum(cover[j, kk] * span[j].max_nodes[kk] for kk in span[j].pools)
+        largest = sum(cover[j, kk] * span[j].max_nodes[kk] for kk in span[j].units)
         big_m = max(0, largest - cap)
-        # With spanned = 0 every row forces coverage 0 for a used pool, and unused pools give no
+        # With spanned = 0 every row forces coverage 0 for a used unit, and unused units give no
         # nodes (span_used_link): the job holds nothing.
         return coverage(j) <= cap * m.spanned[j] + big_m * (1 - m.span_used[j, k])
 
@@ -73,15 +73,15 @@ def _add_no_redundant_node(m, span, cover, coverage) -> None:
                                            doc="no redundant node: coverage below 1 plus the smallest used ratio")
 
 
-def _add_types(m, span, pools, cover, kind) -> None:
+def _add_types(m, span, units, cover, kind) -> None:
     multi = [j for j in m.SPAN_JOBS if len(span[j].need) > 1]
     m.SPAN_TYPES = pyo.Set(dimen=2, ordered=True, initialize=[(j, g) for j in multi for g in span[j].types],
                            doc="(job, GPU type) pairs of spanning jobs with several eligible types")
     m.type_used = pyo.Var(m.SPAN_TYPES, domain=pyo.Binary, doc="job holds whole nodes of the type")
-    multi_pairs = [(j, k) for j in multi for k in span[j].pools]
+    multi_pairs = [(j, k) for j in multi for k in span[j].units]
     m.SPAN_MULTI = pyo.Set(dimen=2, ordered=True, initialize=multi_pairs, doc="SPAN pairs of multi-type jobs")
     m.span_type_link = pyo.Constraint(
-        m.SPAN_MULTI, rule=lambda _, j, k: m.span_nodes[j, k] <= span[j].max_nodes[k] * m.type_used[j, pools[k].gpu_type],
+        m.SPAN_MULTI, rule=lambda _, j, k: m.span_nodes[j, k] <= span[j].max_nodes[k] * m.type_used[j, units[k].gpu_type],
         doc="nodes only of types marked used")
 
     single_type = [j for j in multi if not span[j].mixed_allowed]
@@ -109,13 +109,13 @@ def _add_types(m, span, pools, cover, kind) -> None:
     m.span_share_max = pyo.Constraint(
         m.SPAN_SHARE,
         rule=lambda _, j, g: span[j].lcm * m.share[j, g]
-        <= sum(cover[j, k] * m.span_nodes[j, k] for k in span[j].pools if pools[k].gpu_type == g),
+        <= sum(cover[j, k] * m.span_nodes[j, k] for k in span[j].units if units[k].gpu_type == g),
         doc="a type runs no more work than its GPUs cover")
 
 
-def _add_scope(m, span, pools, kind) -> None:
+def _add_scope(m, span, units, kind) -> None:
     def domains(j, attr):
-        return sorted({getattr(pools[k], attr) for k in span[j].pools})
+        return sorted({getattr(units[k], attr) for k in span[j].units})
 
     pod_jobs = [j for j in m.SPAN_JOBS if span[j].scope == "pod" and len(domains(j, "pod")) > 1]
     m.SPAN_POD = pyo.Set(dimen=2, ordered=True, initialize=[(j, p) for j in pod_jobs for p in domains(j, "pod")],
@@ -125,9 +125,9 @@ def _add_scope(m, span, pools, kind) -> None:
     m.span_pod_once = pyo.Constraint(
         m.SPAN_POD_JOBS, rule=lambda _, j: sum(m.pod_used[j, p] for p in domains(j, "pod")) == m.spanned[j],
         doc="scope pod: one pod")
-    m.SPAN_POD_PAIRS = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in pod_jobs for k in span[j].pools])
+    m.SPAN_POD_PAIRS = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in pod_jobs for k in span[j].units])
     m.span_pod_link = pyo.Constraint(
-        m.SPAN_POD_PAIRS, rule=lambda _, j, k: m.span_nodes[j, k] <= span[j].max_nodes[k] * m.pod_used[j, pools[k].pod],
+        m.SPAN_POD_PAIRS, rule=lambda _, j, k: m.span_nodes[j, k] <= span[j].max_nodes[k] * m.pod_used[j, units[k].pod],
         doc="scope pod: nodes only in the chosen pod")
 
     one_site = [j for j in m.SPAN_JOBS if span[j].scope == "site" and len(domains(j, "site")) > 1]
@@ -136,9 +136,9 @@ def _add_scope(m, span, pools, kind) -> None:
     m.SPAN_SITE = pyo.Set(dimen=2, ordered=True, initialize=[(j, s) for j in site_jobs for s in domains(j, "site")],
                           doc="(job, site) pairs of jobs whose sites matter")
     m.site_used = pyo.Var(m.SPAN_SITE, domain=pyo.Binary, doc="job holds nodes in the site")
-    m.SPAN_SITE_PAIRS = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in site_jobs for k in span[j].pools])
+    m.SPAN_SITE_PAIRS = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in site_jobs for k in span[j].units])
     m.span_site_link = pyo.Constraint(
-        m.SPAN_SITE_PAIRS, rule=lambda _, j, k: m.span_nodes[j, k] <= span[j].max_nodes[k] * m.site_used[j, pools[k].site],
+        m.SPAN_SITE_PAIRS, rule=lambda _, j, k: m.span_nodes[j, k] <= span[j].max_nodes[k] * m.site_used[j, units[k].site],
         doc="nodes only in sites marked used")
     m.SPAN_ONE_SITE_JOBS = pyo.Set(initialize=one_site, ordered=True)
     m.span_site_once = pyo.Constraint(
@@ -160,7 +160,7 @@ def _job_value(m, span, j, per_type: dict[str, float]):
     return sum(per_type[g] * m.share[j, g] for g in span[j].types)
 
 
-def _add_value_terms(built, span, pools, jobs, cover, kind) -> None:
+def _add_value_terms(built, span, jobs, kind) -> None:
     m = built.model
     options = built.instance.options
     throughput = {j: {g: jobs[j].option(g).throughput for g in span[j].types} for j in m.SPAN_JOBS}

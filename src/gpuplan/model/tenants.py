@@ -10,11 +10,11 @@ import pyomo.environ as pyo
 def held_gpus(m, idx, tenant_of: dict[str, str]) -> dict[str, list]:
     """H_t as lists of terms: sub-node GPUs, whole nodes, kept running jobs."""
     held: dict[str, list] = defaultdict(list)
-    size = {(p.job, p.pool): p.size for p in idx.pack}
-    for j, k in m.PACK:
-        held[tenant_of[j]].append(size[j, k] * m.assign[j, k])
-    for j, k in m.SPAN:
-        held[tenant_of[j]].append(idx.pools[k].gpus_per_node * m.span_nodes[j, k])
+    size = {(p.group, p.gpu_class): p.size for p in idx.pack}
+    for g, c in m.PACK:
+        held[tenant_of[g]].append(size[g, c] * m.assign[g, c])
+    for j, u in m.SPAN:
+        held[tenant_of[j]].append(idx.units[u].gpus_per_node * m.span_nodes[j, u])
     for r in m.RUNNING:
         held[tenant_of[r]].append(idx.running[r].gpus * m.keep[r])
     return held

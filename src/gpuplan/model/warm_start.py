@@ -45,21 +45,24 @@ def _start_values(built, rows) -> dict[int, float]:
         put(m.keep[r], 1)
     content: dict[str, list[int]] = defaultdict(list)   # node -> sizes of sub-node jobs
     whole_taken: set[str] = set()
+    assigned = Counter()
     for job, nodes in by_job.items():
         if job in kept:
             continue
         if _is_packed(idx, job, nodes):
             (node, gpus), = nodes.items()
-            pool = idx.nodes[node].pool
-            if (job, pool) not in m.PACK:
+            pair = (idx.group_of.get(job), idx.pools[idx.nodes[node].pool].gpu_class)
+            if pair not in m.PACK:
                 raise _NotExpressible
-            put(m.assign[job, pool], 1)
+            assigned[pair] += 1
             content[node].append(gpus)
         else:
             _spanning_values(built, job, nodes, put)
             whole_taken.update(nodes)
-    for pool in idx.pools.values():
-        _pool_values(m, pool, content, whole_taken, kept, put)
+    for pair, count in assigned.items():
+        put(m.assign[pair], count)
+    for gpu_class in idx.classes.values():
+        _class_values(m, idx, gpu_class, content, whole_taken, kept, put)
     if hasattr(m, "tenant_share"):
         put(m.tenant_share, _min_share(built, values))
     return values
@@ -78,17 +81,19 @@ def _spanning_values(built, job: str, nodes: dict[str, int], put) -> None:
     if job not in m.SPAN_JOBS:
         raise _NotExpressible
     span = idx.span[job]
-    per_pool = Counter(idx.nodes[n].pool for n in nodes)
-    if any((job, k) not in m.SPAN for k in per_pool):
+    level_of_pool = (lambda k: k) if span.scope == "pod" else (lambda k: idx.pools[k].site_class)
+    per_unit = Counter(level_of_pool(idx.nodes[n].pool) for n in nodes)
+    if any((job, u) not in m.SPAN for u in per_unit):
         raise _NotExpressible
     put(m.spanned[job], 1)
-    for k, count in per_pool.items():
-        put(m.span_nodes[job, k], count)
-        if (job, k) in m.SPAN_USED:
-            put(m.span_used[job, k], 1)
-    types = {idx.pools[k].gpu_type for k in per_pool}
-    sites = {idx.pools[k].site for k in per_pool}
-    pods = {idx.pools[k].pod for k in per_pool}
+    for u, count in per_unit.items():
+        put(m.span_nodes[job, u], count)
+        if (job, u) in m.SPAN_USED:
+            put(m.span_used[job, u], 1)
+    pools = [idx.pools[idx.nodes[n].pool] for n in nodes]
+    types = {p.gpu_type for p in pools}
+    sites = {p.site for p in pools}
+    pods = {p.pod for p in pools}
     for g in types:
         if (job, g) in m.SPAN_TYPES:
             put(m.type_used[job, g], 1)
@@ -102,10 +107,10 @@ def _spanning_values(built, job: str, nodes: dict[str, int], put) -> None:
     for name, flag in flags.items():
         if job in getattr(m, name).index_set():
             put(getattr(m, name)[job], int(flag))
-    _share_and_loss_values(built, job, span, per_pool, flags, put)
+    _share_and_loss_values(built, job, span, per_unit, flags, put)
 
 
-def _share_and_loss_values(built, job, span, per_pool, flags, put) -> None:
+def _share_and_loss_values(built, job, span, per_unit, flags, put) -> None:
     m, idx = built.model, built.index
     kind = built.value_kind
     if kind is None:
@@ -113,9 +118,9 @@ def _share_and_loss_values(built, job, span, per_pool, flags, put) -> None:
     option = idx.instance_job(job).option
     value = {g: (option(g).throughput if kind == "throughput" else option(g).cost_per_hour) for g in span.types}
     coverage = defaultdict(float)
-    for k, count in per_pool.items():
-        g = idx.pools[k].gpu_type
-        coverage[g] += count * idx.pools[k].gpus_per_node / span.need[g]
+    for u, count in per_unit.items():
+        g = idx.units[u].gpu_type
+        coverage[g] += count * idx.units[u].gpus_per_node / span.need[g]
     remaining = 1.0
     for g in sorted(coverage, key=lambda g: value[g], reverse=(kind == "throughput")):
         part = min(remaining, coverage[g])
@@ -128,8 +133,8 @@ def _share_and_loss_values(built, job, span, per_pool, flags, put) -> None:
             put(getattr(m, loss)[job], job_value if flags[flag] else 0.0)
 
 
-def _pool_values(m, pool, content, whole_taken, kept, put) -> None:
-    for n in pool.shared:
+def _class_values(m, idx, gpu_class, content, whole_taken, kept, put) -> None:
+    for n in gpu_class.shared:
         if n in whole_taken:
             if n not in m.WHOLE_NODES:
                 raise _NotExpressible
@@ -138,21 +143,23 @@ def _pool_values(m, pool, content, whole_taken, kept, put) -> None:
             if (n, z) not in m.SHARED_SLOTS:
                 raise _NotExpressible
             put(m.slots[n, z], count)
-    if pool.mode != "patterns":
+    if gpu_class.mode != "patterns":
         return
-    releasable = list(pool.free) + [n for r, nodes in pool.held.items() if r not in kept for n in nodes]
+    pools = [idx.pools[k] for k in gpu_class.pools]
+    releasable = [n for p in pools for n in p.free] + \
+        [n for p in pools for r, nodes in p.held.items() if r not in kept for n in nodes]
     used = Counter()
     for n in releasable:
         if n in whole_taken or not content.get(n):
             continue
         sizes = Counter(content[n])
-        q = next((q for q, pattern in enumerate(pool.patterns)
-                  if all(pattern[pool.sizes.index(z)] >= c for z, c in sizes.items())), None)
+        q = next((q for q, pattern in enumerate(gpu_class.patterns)
+                  if all(pattern[gpu_class.sizes.index(z)] >= c for z, c in sizes.items())), None)
         if q is None:
             raise _NotExpressible
         used[q] += 1
     for q, count in used.items():
-        put(m.patterns[pool.id, q], count)
+        put(m.patterns[gpu_class.id, q], count)
 
 
 def _min_share(built, values) -> float:
