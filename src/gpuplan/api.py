@@ -6,6 +6,7 @@ import time
 from os import PathLike
 
 import pandas as pd
+import pyomo.environ as pyo
 
 from .heuristics import greedy
 from .instance.index import DEFAULT_MAX_PATTERNS, AssignmentIndex, build_index
@@ -17,9 +18,11 @@ from .model.disaggregate import solution_rows
 from .model.terms import SENSE
 from .model.warm_start import apply_start
 from .reasons import unplaced_reasons
+from .rounding import lp_guide
 from .results import JOB_COLUMNS, PLACEMENT_COLUMNS, TERM_COLUMNS, Result
-from .solver import SolveOptions, relative_gap, solve_model
+from .solver import HighsSession, SolveOptions, relative_gap, solve_model
 from .verify import evaluate
+from .verify.facts import instance_facts
 
 METHODS = ("milp", "greedy")
 NOT_RUNNING = ("unplaced", "preempted")
@@ -61,7 +64,8 @@ def solve(
     tick = time.perf_counter()
     idx = build_index(instance, max_patterns=max_patterns)
     timings["index_s"] = time.perf_counter() - tick
-    base = dict(instance=instance, idx=idx, problem=problem, method=method, objective=objective)
+    base = dict(instance=instance, idx=idx, problem=problem, method=method, objective=objective,
+                facts=instance_facts(instance))
 
     impossible = idx.required_but_impossible()
     if impossible:
@@ -83,9 +87,58 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
     tick = time.perf_counter()
     built = build_model(base["idx"], base["objective"], base["problem"])
     timings["build_s"] = time.perf_counter() - tick
-    start_set = options.warm_start and start.complete and apply_start(built, start.rows)
-    outcome = solve_model(built.model, options)
-    timings["handoff_s"] = outcome.handoff_s
+    if options.solver != "highs" or built.model.nvariables() == 0:
+        start_set = options.warm_start and start.complete and apply_start(built, start.rows)
+        return _from_outcome(base, timings, started, built, solve_model(built.model, options), start, start_set)
+
+    session = HighsSession(built.model, options)
+    timings["handoff_s"] = session.handoff_s
+    start_set = False
+    if options.warm_start:
+        relaxation = session.relaxation(_remaining(options, started))
+        timings["relaxation_s"] = relaxation.seconds
+        if relaxation.status == "infeasible":
+            return _finish(base, timings, started, status="infeasible", log=session.log.getvalue(),
+                           message="the LP relaxation is infeasible, so is the instance")
+        tick = time.perf_counter()
+        best = _best_start(base, built, start, relaxation)
+        timings["rounding_s"] = time.perf_counter() - tick
+        start_set = best is not None and apply_start(built, best.rows)
+        if start_set and relaxation.bound is not None:
+            value = pyo.value(built.model.objective.expr)
+            gap = relative_gap(value, relaxation.bound)
+            if gap is not None and gap <= options.mip_gap:
+                return _finish(base, timings, started, status="optimal", rows=best.rows, bound=relaxation.bound,
+                               solver_objective=value, log=session.log.getvalue(),
+                               message="proved by the LP relaxation bound (no branching needed)")
+        if start_set:
+            session.pass_start()
+    outcome = session.solve(_remaining(options, started))
+    return _from_outcome(base, timings, started, built, outcome, start, start_set)
+
+
+def _remaining(options: SolveOptions, started: float) -> float | None:
+    if options.time_limit is None:
+        return None
+    return max(1e-3, options.time_limit - (time.perf_counter() - started))
+
+
+def _best_start(base, built, start, relaxation):
+    """The better of the plain greedy and the LP-guided greedy (None if neither is complete)."""
+    candidates = [start] if start.complete else []
+    if relaxation.status == "optimal":
+        guided = greedy(base["idx"], base["objective"], lp_guide(built))
+        if guided.complete:
+            candidates.append(guided)
+    if not candidates:
+        return None
+    sign = 1 if SENSE[base["objective"]] == "max" else -1
+    return max(candidates, key=lambda c: sign * evaluate(base["instance"], c.rows, objective=base["objective"],
+                                                         facts=base["facts"]).objective)
+
+
+def _from_outcome(base, timings, started, built, outcome, start, start_set) -> Result:
+    timings.setdefault("handoff_s", outcome.handoff_s)
     timings["solve_s"] = outcome.solve_s
     rows = None
     if outcome.has_solution:
@@ -97,7 +150,7 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
     if bound is None and outcome.status in ("feasible", "time_limit"):
         bound = trivial_bound(base["idx"], base["objective"])
         message = "; ".join(filter(None, [message, "solver stopped before its first bound: trivial bound"]))
-    if options.warm_start and not start_set:
+    if not start_set:
         message = "; ".join(filter(None, [message, f"no MIP start ({start.message or 'greedy start not expressible'})"]))
     return _finish(base, timings, started, status=outcome.status, rows=rows, bound=bound,
                    solver_objective=outcome.objective, message=message, log=outcome.log)
@@ -112,15 +165,15 @@ def _finish(base, timings, started, *, status, rows=None, bound=None, solver_obj
         solver_objective=solver_objective, message=message, solver_log=log,
     )
     if rows is not None:
-        _fill_solution(result, instance, idx, rows)
+        _fill_solution(result, instance, idx, rows, base["facts"])
         result.gap = relative_gap(result.objective, bound)
     timings["total_s"] = time.perf_counter() - started
     result.timings = timings
     return result
 
 
-def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, rows) -> None:
-    evaluation = evaluate(instance, rows, objective=result.objective_name)
+def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, rows, facts) -> None:
+    evaluation = evaluate(instance, rows, objective=result.objective_name, facts=facts)
     nodes = idx.nodes
     result.placements = pd.DataFrame(
         [(job, node, nodes[node].gpu_type, gpus, nodes[node].pool, nodes[node].pod, nodes[node].site)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyomo.environ as pyo
+from pyomo.common.tee import TeeStream, capture_output
 
 from .errors import SolverUnavailableError
 
@@ -88,35 +89,102 @@ def _highs():
 
 
 def _solve_highs(model, options: SolveOptions) -> SolverOutcome:
-    solver = _highs()
-    log = io.StringIO()
-    solver.config.tee = [log]
-    tick = time.perf_counter()
-    solver.set_instance(model)
-    handoff_s = time.perf_counter() - tick
-    start_accepted = _pass_mip_start(solver, model) if options.warm_start else None
-    # Nothing changes between set_instance and solve: skip Pyomo's change detection.
-    for flag in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
-                 "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
-                 "update_vars", "update_parameters", "update_named_expressions", "update_objective"):
-        setattr(solver.config.auto_updates, flag, False)
-    tee = [log] + ([_Echo()] if options.log else [])
-    tick = time.perf_counter()
-    results = solver.solve(
-        model,
-        tee=tee,
-        time_limit=options.time_limit,
-        rel_gap=options.mip_gap,
-        threads=options.threads,
-        load_solutions=False,
-        raise_exception_on_nonoptimal_result=False,
-        solver_options={"random_seed": int(options.seed)},
-    )
-    solve_s = time.perf_counter() - tick
-    outcome = _outcome_from_results(results, model)
-    outcome.handoff_s, outcome.solve_s = handoff_s, solve_s
-    outcome.log, outcome.start_accepted = log.getvalue(), start_accepted
+    session = HighsSession(model, options)
+    start_accepted = session.pass_start() if options.warm_start else None
+    outcome = session.solve(options.time_limit)
+    outcome.start_accepted = start_accepted
     return outcome
+
+
+@dataclass
+class Relaxation:
+    status: str                 # optimal | infeasible | unbounded | time_limit | error
+    bound: float | None         # the LP optimum: a bound on every integer solution
+    seconds: float
+
+
+class HighsSession:
+    """One model handed to HiGHS once, then solved as an LP relaxation and/or as the MIP.
+
+    The LP relaxation's values are loaded into the Pyomo variables (to guide a rounding
+    heuristic); integrality is restored before the MIP solve."""
+
+    def __init__(self, model, options: SolveOptions):
+        self.model, self.options = model, options
+        self.solver = _highs()
+        self.log = io.StringIO()
+        self.solver.config.tee = [self.log]
+        tick = time.perf_counter()
+        self.solver.set_instance(model)
+        self.handoff_s = time.perf_counter() - tick
+        # Nothing changes between set_instance and solve: skip Pyomo's change detection.
+        for flag in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+                     "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
+                     "update_vars", "update_parameters", "update_named_expressions", "update_objective"):
+            setattr(self.solver.config.auto_updates, flag, False)
+
+    @property
+    def _tee(self):
+        return TeeStream(self.log, *([_Echo()] if self.options.log else []))
+
+    def relaxation(self, time_limit: float | None) -> Relaxation:
+        highs = self.solver._solver_model
+        columns = highs.getNumCol()
+        index = np.arange(columns, dtype=np.int32)
+        integrality = np.array(highs.getLp().integrality_)
+        tick = time.perf_counter()
+        with capture_output(output=self._tee, capture_fd=True):
+            highs.setOptionValue("log_to_console", True)
+            if len(integrality):
+                highs.changeColsIntegrality(columns, index, np.zeros(columns, dtype=integrality.dtype))
+            self._set_common_options(highs, time_limit)
+            highs.run()
+        status = highs.getModelStatus()
+        outcome = Relaxation(_lp_status(status), None, time.perf_counter() - tick)
+        if outcome.status == "optimal":
+            outcome.bound = highs.getInfo().objective_function_value
+            values = highs.getSolution().col_value
+            for var in self.model.component_data_objects(pyo.Var, active=True):
+                column = self.solver._pyomo_var_to_solver_var_map.get(id(var))
+                if column is not None:
+                    var.set_value(values[column], skip_validation=True)
+        if len(integrality):
+            highs.changeColsIntegrality(columns, index, integrality)
+        return outcome
+
+    def _set_common_options(self, highs, time_limit):
+        highs.setOptionValue("time_limit", float(time_limit) if time_limit is not None else np.inf)
+        highs.setOptionValue("random_seed", int(self.options.seed))
+        if self.options.threads is not None:
+            highs.setOptionValue("threads", int(self.options.threads))
+
+    def pass_start(self) -> bool | None:
+        return _pass_mip_start(self.solver, self.model)
+
+    def solve(self, time_limit: float | None) -> SolverOutcome:
+        tick = time.perf_counter()
+        results = self.solver.solve(
+            self.model,
+            tee=[self.log] + ([_Echo()] if self.options.log else []),
+            time_limit=time_limit,
+            rel_gap=self.options.mip_gap,
+            threads=self.options.threads,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
+            solver_options={"random_seed": int(self.options.seed)},
+        )
+        outcome = _outcome_from_results(results, self.model)
+        outcome.handoff_s, outcome.solve_s = self.handoff_s, time.perf_counter() - tick
+        outcome.log = self.log.getvalue()
+        return outcome
+
+
+def _lp_status(status) -> str:
+    import highspy
+
+    names = {highspy.HighsModelStatus.kOptimal: "optimal", highspy.HighsModelStatus.kInfeasible: "infeasible",
+             highspy.HighsModelStatus.kUnbounded: "unbounded", highspy.HighsModelStatus.kTimeLimit: "time_limit"}
+    return names.get(status, "error")
 
 
 class _Echo:

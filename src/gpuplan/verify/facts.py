@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import cached_property
 
 from ..instance.nodes import NodeInfo, node_infos
 from ..instance.schema import Instance, Job, Tenant
@@ -33,6 +34,15 @@ class Pool:
     gpu_type: str
     gpus_per_node: int
     nodes: tuple[NodeInfo, ...]
+
+    @cached_property
+    def most_usable_gpus(self) -> int:
+        """The most usable GPUs of any one node (0 for an empty pool)."""
+        return max((node.usable_gpus for node in self.nodes), default=0)
+
+    @cached_property
+    def unreserved_nodes(self) -> int:
+        return sum(1 for node in self.nodes if node.reserved_gpus == 0)
 
 
 @dataclass(frozen=True)
@@ -168,35 +178,34 @@ def _eligible_pools(job: Job, options: dict[str, Option], fitting, pools: dict[s
     whole = [
         p for p in pools.values() if p.gpu_type in fitting and options[p.gpu_type].gpus > p.gpus_per_node
     ]
+    coverage = _domain_coverage(job, whole, options) if job.scope != "node" else {}
     eligible = []
     for pool in pools.values():
         if pool.gpu_type not in fitting:
             continue
         need = options[pool.gpu_type].gpus
-        fits_a_node = any(node.usable_gpus >= need for node in pool.nodes)
-        if fits_a_node or (
-            need > pool.gpus_per_node
-            and job.scope != "node"
-            and _domain_coverage(job, pool, whole, options) >= 1
+        if pool.most_usable_gpus >= need or (
+            need > pool.gpus_per_node and coverage.get(_domain_key(job, pool), 0) >= 1
         ):
             eligible.append(pool.id)
     return tuple(eligible)
 
 
-def _domain_coverage(job: Job, pool: Pool, whole: list[Pool], options: dict[str, Option]) -> Fraction:
-    """Coverage of the unreserved nodes of the job's whole-node pools in the scope domain
-    containing ``pool``: on the pool's type alone, or over all of them when types may mix."""
-    total = Fraction(0)
-    for other in whole:
-        if job.scope == "pod" and other.pod != pool.pod:
-            continue
-        if job.scope == "site" and other.site != pool.site:
-            continue
-        if not job.allow_mixed_types and other.gpu_type != pool.gpu_type:
-            continue
-        free_nodes = sum(1 for node in other.nodes if node.reserved_gpus == 0)
-        total += Fraction(free_nodes * other.gpus_per_node, options[other.gpu_type].gpus)
-    return total
+def _domain_key(job: Job, pool: Pool) -> tuple:
+    """The scope domain around ``pool`` (pod, site or the cluster), per type unless types may mix."""
+    where = {"pod": pool.pod, "site": pool.site}.get(job.scope, "*")
+    return (where, None if job.allow_mixed_types else pool.gpu_type)
+
+
+def _domain_coverage(job: Job, whole: list[Pool], options: dict[str, Option]) -> dict[tuple, Fraction]:
+    """Coverage of the unreserved nodes of the job's whole-node pools in each scope domain:
+    on one type alone, or over all of them when types may mix."""
+    totals: dict[tuple, Fraction] = {}
+    for pool in whole:
+        key = _domain_key(job, pool)
+        part = Fraction(pool.unreserved_nodes * pool.gpus_per_node, options[pool.gpu_type].gpus)
+        totals[key] = totals.get(key, Fraction(0)) + part
+    return totals
 
 
 def _with_fewest_gpus(job: JobFacts, pools: dict[str, Pool]) -> JobFacts:

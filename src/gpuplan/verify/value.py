@@ -89,10 +89,12 @@ class Evaluation:
         return pd.DataFrame(list(self.pool_rows))
 
 
-def evaluate(instance: Instance, placements, *, objective: str | None = None) -> Evaluation:
+def evaluate(instance: Instance, placements, *, objective: str | None = None, facts: Facts | None = None) -> Evaluation:
     """Value ``placements`` ((job, node, gpus) tuples or a DataFrame with those columns) under
-    ``objective`` (default: the instance's). Validity is not checked."""
-    facts = instance_facts(instance)
+    ``objective`` (default: the instance's). Validity is not checked. ``facts`` (from
+    :func:`instance_facts` of the same instance) saves re-deriving them when valuing many
+    placements of one instance."""
+    facts = facts or instance_facts(instance)
     return evaluate_rows(facts, placement_rows(placements), objective or facts.objective)
 
 
