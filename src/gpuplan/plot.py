@@ -33,7 +33,7 @@ COLORS = {
     "allocated": "#2c7fb8",
     "reserved": "#969696",
     "fragmented": "#fd8d3c",
-    "free": "#e8eef3",
+    "free": "#d6e2ec",
     "demand": "#d9d9d9",
     "floor": "#252525",
     "cap": "#cb181d",
@@ -42,7 +42,7 @@ COLORS = {
 MAX_CELLS = 48  # node cells per pool row before nodes are binned
 ANNOTATE_CELLS = 160  # write the GPU counts into the cells up to this many cells
 
-Results = Result | Mapping[str, Result] | Sequence[Result]
+ResultSet = Result | Mapping[str, Result] | Sequence[Result]  # one result, or several to compare
 
 
 # ---------------------------------------------------------------- occupancy heatmap
@@ -65,13 +65,16 @@ def node_occupancy(result: Result, instance: Instance) -> pd.DataFrame:
 def occupancy_grid(table: pd.DataFrame, *, max_cells: int = MAX_CELLS, sort_nodes: bool | None = None) -> pd.DataFrame:
     """Cells of the heatmap from :func:`node_occupancy`: one row per (pool, cell) with the
     nodes, GPUs, held and reserved GPUs it sums. A pool with more than ``max_cells`` nodes is
-    cut into ``max_cells`` bins of consecutive nodes; ``sort_nodes`` (default: only for binned
-    pools) orders a pool's nodes from the most to the least used first, so that full, partly
-    used and free nodes land in different bins instead of averaging out."""
+    cut into ``max_cells`` bins of consecutive nodes. ``sort_nodes`` orders each pool's nodes
+    from the most to the least used first, so that full, partly used and free nodes land in
+    different bins instead of averaging out; by default it is on when some pool is binned (then
+    every row reads the same way) and off otherwise (cells are nodes in pool order)."""
+    if sort_nodes is None:
+        sort_nodes = _some_pool_binned(table, max_cells)
     cells = []
     for pool, nodes in table.groupby("pool", sort=False):
         binned = len(nodes) > max_cells
-        if sort_nodes or (sort_nodes is None and binned):
+        if sort_nodes:
             used = (nodes.held + nodes.reserved) / nodes.gpus
             nodes = nodes.assign(_used=used).sort_values(["_used", "held"], ascending=False, kind="stable")
         for cell, part in enumerate(np.array_split(np.arange(len(nodes)), max_cells if binned else len(nodes))):
@@ -96,7 +99,9 @@ def occupancy(result: Result, instance: Instance, *, ax: Axes | None = None, max
     jobs; a grey band at the bottom of a cell is its reserved share; the rest is free. A cell
     coloured part-way is a fragmented node. ``ax.images[0]`` holds the held shares (pools x
     cells, masked past a pool's last cell); see :func:`occupancy_grid` for the cells."""
-    grid = occupancy_grid(node_occupancy(result, instance), max_cells=max_cells, sort_nodes=sort_nodes)
+    table = node_occupancy(result, instance)
+    sort_nodes = _some_pool_binned(table, max_cells) if sort_nodes is None else sort_nodes
+    grid = occupancy_grid(table, max_cells=max_cells, sort_nodes=sort_nodes)
     pools = list(dict.fromkeys(grid.pool))
     width = int(grid.groupby("pool").size().max()) if len(grid) else 0
     held = np.full((len(pools), width), np.nan)
@@ -104,8 +109,7 @@ def occupancy(result: Result, instance: Instance, *, ax: Axes | None = None, max
         cells = grid[grid.pool == pool]
         held[row, cells.cell.to_numpy()] = cells.held_share.to_numpy()
     ax = ax if ax is not None else _new_axes(figsize=(min(14, max(7, 4 + 0.3 * width)), 1.4 + 0.45 * len(pools)))
-    cmap = plt.get_cmap(HELD_CMAP).copy()
-    cmap.set_bad("none")
+    cmap = plt.get_cmap(HELD_CMAP).with_extremes(bad="none")
     image = ax.imshow(np.ma.masked_invalid(held), cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     _reserved_bands(ax, grid, pools)
     _cell_edges(ax, grid, pools)
@@ -113,7 +117,7 @@ def occupancy(result: Result, instance: Instance, *, ax: Axes | None = None, max
         _cell_labels(ax, grid, pools)
     binned = grid.groupby("pool", sort=False).nodes.max()
     ax.set_yticks(range(len(pools)), [_pool_label(grid, p, binned[p]) for p in pools])
-    ax.set_xlabel("node cells (sorted by use, binned)" if (binned > 1).any() else "node (index in pool)")
+    ax.set_xlabel(_cells_label(binned.max() > 1, sort_nodes))
     ax.set_title(f"GPU occupancy: {_result_label(result)}")
     if colorbar:
         ax.figure.colorbar(image, ax=ax, label="share of GPUs held by jobs", fraction=0.04, pad=0.02)
@@ -121,6 +125,16 @@ def occupancy(result: Result, instance: Instance, *, ax: Axes | None = None, max
         ax.legend(handles=[Patch(color=COLORS["reserved"], label="reserved")], loc="upper left",
                   bbox_to_anchor=(1.0, -0.02), frameon=False, fontsize="small")
     return ax
+
+
+def _some_pool_binned(table: pd.DataFrame, max_cells: int) -> bool:
+    return bool((table.groupby("pool").size() > max_cells).any())
+
+
+def _cells_label(binned: bool, sorted_: bool) -> str:
+    if binned:
+        return "bins of nodes, most used first" if sorted_ else "bins of nodes, in pool order"
+    return "nodes, most used first" if sorted_ else "node (index in pool)"
 
 
 def _pool_label(grid: pd.DataFrame, pool: str, nodes_per_cell: int) -> str:
@@ -156,11 +170,11 @@ def _cell_labels(ax: Axes, grid: pd.DataFrame, pools: list[str]) -> None:
 # ---------------------------------------------------------------- tenants and pools
 
 
-def tenant_shares(results: Results, *, ax: Axes | None = None) -> Axes:
+def tenant_shares(results: ResultSet, *, ax: Axes | None = None) -> Axes:
     """GPUs held per tenant (one bar per result when several are given, e.g. ``{"milp": res,
     "greedy": base}``), over a light bar of the tenant's demand, with its floor (black tick)
     and cap (red tick). Labels give the share of the cluster's usable GPUs."""
-    named = _named(results)
+    named = _named(results, table="tenants")
     first = next(iter(named.values())).tenants
     tenants = list(first.tenant)
     ax = ax if ax is not None else _new_axes(figsize=(8, 1 + 0.55 * len(tenants) * max(1, len(named) / 1.5)))
@@ -187,7 +201,7 @@ def tenant_shares(results: Results, *, ax: Axes | None = None) -> Axes:
                                       *[r.tenants.gpus.to_numpy(float) for r in named.values()]]))
     ax.set_xlim(0, 1.25 * right if right > 0 else 1)
     ax.set_title("GPUs held per tenant vs demand, floor and cap")
-    ax.legend(loc="lower right", fontsize="small")
+    _legend_below(ax)
     return ax
 
 
@@ -205,11 +219,11 @@ def pool_parts(result: Result) -> pd.DataFrame:
     })
 
 
-def pool_utilization(results: Results, *, ax: Axes | None = None) -> Axes:
+def pool_utilization(results: ResultSet, *, ax: Axes | None = None) -> Axes:
     """Stacked bars per pool: GPUs allocated, reserved, free on partly used nodes (fragmented)
     and free on unused nodes, labelled with the pool's utilization (allocated / usable). Several
     results give one bar each per pool."""
-    named = _named(results)
+    named = _named(results, table="pools")
     parts = {name: pool_parts(result) for name, result in named.items()}
     pools = list(next(iter(parts.values())).pool)
     ax = ax if ax is not None else _new_axes(figsize=(8, 1 + 0.5 * len(pools) * max(1, len(named) / 1.5)))
@@ -230,7 +244,7 @@ def pool_utilization(results: Results, *, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("GPUs")
     ax.set_xlim(0, ax.get_xlim()[1] * 1.2)
     ax.set_title("GPUs per pool: allocated, reserved, fragmented, free")
-    ax.legend(loc="lower right", fontsize="small", ncols=2)
+    _legend_below(ax)
     return ax
 
 
@@ -246,7 +260,7 @@ def metric_value(result: Result, metric: str) -> float:
     return float("nan") if value is None else float(value)
 
 
-def compare(results: Results, metric: str = "objective", *, ax: Axes | None = None,
+def compare(results: ResultSet, metric: str = "objective", *, ax: Axes | None = None,
             baseline: str | None = None) -> Axes:
     """One bar per result for ``metric`` (``objective``, a KPI such as ``gpu_utilization``, or a
     timing), labelled with its value and its change against ``baseline`` (default: the result
@@ -276,7 +290,7 @@ def compare(results: Results, metric: str = "objective", *, ax: Axes | None = No
     return ax
 
 
-def compare_kpis(results: Results, metrics: Sequence[str] = ("objective", "gpu_utilization", "fragmented_gpus",
+def compare_kpis(results: ResultSet, metrics: Sequence[str] = ("objective", "gpu_utilization", "fragmented_gpus",
                                                               "placed_jobs"),
                  *, baseline: str | None = None, fig: Figure | None = None) -> Figure:
     """:func:`compare` for several metrics side by side, one panel each; returns the Figure."""
@@ -288,10 +302,11 @@ def compare_kpis(results: Results, metrics: Sequence[str] = ("objective", "gpu_u
 
 
 def sweep(frame: pd.DataFrame, x: str, y: str | Sequence[str] = "objective", *, hue: str | None = None,
-          ax: Axes | None = None) -> Axes:
+          marks: Mapping[str, float] | None = None, ax: Axes | None = None) -> Axes:
     """Lines of ``y`` (one column or several) against ``x`` over the rows of ``frame``, e.g. the
     summary of ``solve_many`` joined with the swept parameters; ``hue`` draws one line per
-    value of that column. Rows are sorted by ``x``."""
+    value of that column. Rows are sorted by ``x``. ``marks`` draws labelled vertical lines at
+    given ``x`` values (e.g. ``{"default": 0.04}``)."""
     ys = [y] if isinstance(y, str) else list(y)
     ax = ax if ax is not None else _new_axes(figsize=(6, 3.6))
     groups = frame.groupby(hue, sort=True) if hue else [(None, frame)]
@@ -300,6 +315,10 @@ def sweep(frame: pd.DataFrame, x: str, y: str | Sequence[str] = "objective", *, 
         for column in ys:
             label = column if value is None else (f"{hue} = {value}" if len(ys) == 1 else f"{column}, {hue} = {value}")
             ax.plot(part[x], part[column], marker="o", label=label)
+    for text, at in (marks or {}).items():
+        ax.axvline(at, color="0.5", linestyle=":", linewidth=1, label="_mark")
+        ax.annotate(text, (at, 1), xycoords=("data", "axes fraction"), xytext=(3, -3), textcoords="offset points",
+                    va="top", fontsize="small", color="0.35")
     ax.set_xlabel(x)
     ax.set_ylabel(ys[0] if len(ys) == 1 else "value")
     if hue or len(ys) > 1:
@@ -316,9 +335,23 @@ def _new_axes(figsize) -> Axes:
     return fig.add_subplot()
 
 
-def _named(results: Results) -> dict[str, Result]:
+def _legend_below(ax: Axes) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=min(len(labels), 5),
+              frameon=False, fontsize="small")
+
+
+def _named(results: ResultSet, table: str | None = None) -> dict[str, Result]:
     """Results by display name: a mapping as given; a list named by method (and instance when
-    they differ); a single Result by its method."""
+    they differ); a single Result by its method. With ``table``, every result must have it."""
+    named = _names(results)
+    for name, result in named.items():
+        if table and not len(getattr(result, table)):
+            raise ValueError(f"result '{name}' has no {table} to plot (status {result.status})")
+    return named
+
+
+def _names(results: ResultSet) -> dict[str, Result]:
     if isinstance(results, Result):
         return {results.method: results}
     if isinstance(results, Mapping):
