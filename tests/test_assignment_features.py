@@ -39,7 +39,7 @@ def case(name, optimum, binds=(), objective=None):
 # ---------------------------------------------------------------- GPU types and packing
 
 
-@case("heterogeneous_types", optimum=18, binds=("class_slots_max",))
+@case("heterogeneous_types", optimum=18, binds=("node_gpus_max",))
 def _():
     # j1: 4 A (10) or 8 B (6); j2: 8 A (9) or 8 B (8). One node of each type.
     # j1->A, j2->B = 18 beats j1->B, j2->A = 15; both on A would need 12 GPUs.
@@ -323,12 +323,15 @@ def _():
 
 @case("cost_objective", optimum=4 + 3, objective="cost", binds=("class_slots_max",))
 def _():
-    # Cheapest each: j1 on b (4), j2 on b (2) -- but b has one node. j1->b + j2->a = 7 < 12.
-    # The optional job could use the spare node but costs money and earns nothing.
-    inst = cluster([pool("a", "A", 8, 1), pool("b", "C", 8, 1), pool("spare", "A", 8, 1)],
+    # Cheapest each: j1 on C (4), j2 on C (2) -- but C has one free node (the other is
+    # reserved whole). j1->C + j2->A = 7 < 12. The optional job could use the spare A node but
+    # costs money and earns nothing.
+    inst = cluster([pool("a", "A", 8, 2), pool("b", "C", 8, 2)],
                    [job("j1", {"A": (8, 1, 10), "C": (8, 1, 4)}, required=True),
                     job("j2", {"A": (8, 1, 3), "C": (8, 1, 2)}, required=True),
-                    job("optional", {"A": (1, 1, 1)})])
+                    job("optional", {"A": (1, 1, 1)})],
+                   nodes=[{"id": "a1", "pool": "a"}, {"id": "a2", "pool": "a"},
+                          {"id": "c1", "pool": "b"}, {"id": "c2", "pool": "b", "reserved_gpus": 8}])
 
     def check(r):
         assert reason_of(r, "optional") == "objective"

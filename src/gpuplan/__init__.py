@@ -19,11 +19,15 @@ def __getattr__(name):
         from .api import solve
 
         return solve
+    if name == "solve_many":
+        from .batch import solve_many
+
+        return solve_many
     raise AttributeError(f"module 'gpuplan' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GpuplanError", "InputError", "Instance", "Result", "VerificationError", "Violation", "dump",
-    "evaluate", "from_dict", "load", "solve", "verify", "__version__",
+    "evaluate", "from_dict", "load", "solve", "solve_many", "verify", "__version__",
 ]

@@ -7,6 +7,7 @@ file, field and problem; nothing is written).
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -95,6 +96,71 @@ def print_summary(result) -> None:
         for row in result.objective_terms.itertuples(index=False):
             terms.add_row(row.term, f"{row.weight:g}", f"{row.value:.6g}", f"{row.contribution:.6g}")
         console.print(terms)
+
+
+EXIT_INTERRUPTED = 130
+
+
+def batch(
+    paths: list[str] = typer.Argument(..., help="instance files, folders (searched recursively for *.json, *.yaml, *.yml) or globs"),
+    out: Path = typer.Option(..., "--out", help="output folder: DIR/<name>/ per instance, DIR/summary.csv and .parquet"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="local worker processes (default: the number of cores)"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="solve on an existing Dask cluster: tcp://HOST:PORT"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="seconds per instance"),
+    mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative gap to stop at"),
+    resume: bool = typer.Option(False, "--resume", help="skip instances finished earlier with the same content and options"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace finished results"),
+    problem: str = typer.Option("assignment", help="problem to solve"),
+    objective: Optional[str] = typer.Option(None, help="override options.objective: throughput|cost|utilization|fairness"),
+    method: str = typer.Option("milp", help="milp (exact) or greedy (baseline)"),
+):
+    """Solve many instances, each in its own worker process, into one folder each plus a summary.
+
+    A bad file, an infeasible instance, a solver error or a crashed worker becomes a row of the
+    summary (status invalid / infeasible / error / crashed and a message) and the batch goes
+    on. A finished result is never replaced unless --overwrite is given; --resume skips the
+    instances whose folder holds a finished result for the same content and options, so a
+    rerun after Ctrl-C or a crash solves only the rest.
+
+    Exit codes: 0 every instance has a solution (optimal, feasible, or time_limit with a
+    solution); 1 the batch ran but some instance has none (invalid, infeasible, unbounded,
+    error, crashed, time_limit without a solution); 2 the batch could not start (bad argument
+    or option value, a PATH matching nothing, an unreadable folder, an unreachable scheduler,
+    finished results in the way) — one line, nothing written; 130 interrupted (Ctrl-C):
+    finished results and the summary are kept, rerun with --resume for the rest.
+    """
+    from .batch import Batch, BatchError
+    from .batch.outputs import SUMMARY_CSV, has_solution
+    from .batch.report import print_summary as print_batch_summary
+
+    try:
+        plan = Batch.prepare(paths, out, problem=problem, workers=workers, scheduler=scheduler,
+                             time_limit=time_limit, mip_gap=mip_gap, objective=objective, method=method,
+                             resume=resume, overwrite=overwrite)
+    except (BatchError, ValueError) as exc:
+        _bad_input(exc)
+    written = str(out / SUMMARY_CSV)
+    try:
+        frame = plan.run(progress=True, console=console)
+    except KeyboardInterrupt:
+        frame = plan.frame()
+        print_batch_summary(frame, console, skipped=plan.skipped, total=len(plan.items), written=written)
+        _fail(f"interrupted: {len(frame)} of {len(plan.items)} instances finished; rerun with --resume "
+              f"to solve the rest", EXIT_INTERRUPTED)
+    except OSError as exc:
+        _fail(f"cannot write the results: {exc}", EXIT_NO_SOLUTION)
+    print_batch_summary(frame, console, skipped=plan.skipped, written=written)
+    solved = all(has_solution(row) for row in frame.to_dict("records"))
+    raise typer.Exit(EXIT_OK if solved else EXIT_NO_SOLUTION)
+
+
+def _unwrap(doc: str) -> str:
+    """A docstring as help text: paragraphs kept, lines inside a paragraph joined."""
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+app.command(help=_unwrap(batch.__doc__))(batch)
 
 
 @app.command()

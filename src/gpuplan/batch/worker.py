@@ -1,17 +1,17 @@
 """What runs in a worker process: solve one instance and report an Outcome, never raise.
 
-Local workers are forked from a server process that has imported this module (and with it
-the solver stack) once; Dask workers call :func:`run_task` in their own processes.
+Local workers are forked from a server process that has imported the solver stack once; Dask
+workers call :func:`run_task` in their own processes.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 
-from ..api import solve
 from ..errors import InputError
 from ..instance.schema import Instance
 from ..results import Result
@@ -43,6 +43,8 @@ class Outcome:
 
 def run_task(task: Task) -> Outcome:
     """Solve ``task``; bad input gives status ``invalid``, any other exception ``error``."""
+    from ..api import solve  # imported once by the fork server, not by ``import gpuplan.batch``
+
     started = time.perf_counter()
     _test_hook(task.hook)
     try:
@@ -59,6 +61,7 @@ def serve(task: Task, connection) -> None:
     """Entry point of a local worker process: solve, send the Outcome, exit."""
     # Ctrl-C is the parent's to handle: it stops the workers and keeps what finished.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     outcome = run_task(task)
     try:
         connection.send(outcome)
@@ -66,6 +69,18 @@ def serve(task: Task, connection) -> None:
         connection.send(Outcome(task.name, "error", f"cannot return the result: {exc}", seconds=outcome.seconds))
     finally:
         connection.close()
+
+
+def _exit_with_parent(period_s: float = 1.0) -> None:
+    """End this process when the one that started it is gone (e.g. the batch was killed)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(period_s)
+        os._exit(75)
+
+    threading.Thread(target=watch, name="gpuplan-batch-watchdog", daemon=True).start()
 
 
 def _test_hook(hook: str) -> None:

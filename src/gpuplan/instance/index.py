@@ -62,7 +62,7 @@ class GpuClass:
     pools: list[str]
     sizes: list[int] = field(default_factory=list)                 # descending
     patterns: list[tuple[int, ...]] = field(default_factory=list)  # counts aligned with sizes
-    mode: str = "patterns"                                         # or "nodes"
+    mode: str = "patterns"                                         # or "nodes", or "knapsack" (one node)
     shared: list[str] = field(default_factory=list)                # nodes with their own knapsack
 
 
@@ -418,6 +418,13 @@ def _choose_class_modes(classes: dict[str, GpuClass], pools: dict[str, PoolIndex
     for gpu_class in classes.values():
         gpu_class.sizes = sorted(sizes[gpu_class.id], reverse=True)
         members = [pools[k] for k in gpu_class.pools]
+        if sum(len(p.nodes) for p in members) == 1:
+            # One node: its knapsack row over the jobs themselves is exact and the tightest.
+            gpu_class.mode = "knapsack"
+            for pool in members:
+                pool.shared, pool.free, pool.held = list(pool.nodes), [], {}
+            gpu_class.shared = [n for pool in members for n in pool.shared]
+            continue
         releasable = sum(len(p.free) + sum(len(v) for v in p.held.values()) for p in members)
         budget = min(max_patterns, max(1, releasable) * max(1, len(gpu_class.sizes)))
         patterns = maximal_patterns(gpu_class.sizes, gpu_class.gpus_per_node, budget) if gpu_class.sizes else []

@@ -36,9 +36,12 @@ def solution_rows(built) -> list[Row]:
     for level in ("pool", "site"):                      # innermost first
         for j, u, count in by_level[level]:
             rows.extend(_take_whole_nodes(idx, j, idx.units[u], count, supply))
+    pairs_of_class = defaultdict(list)
+    for pair in idx.pack:
+        pairs_of_class[pair.gpu_class].append(pair)
     for gpu_class in idx.classes.values():
         pattern_nodes = _pattern_nodes(m, gpu_class, supply)
-        rows.extend(_packed_rows(m, idx, gpu_class, pattern_nodes))
+        rows.extend(_packed_rows(m, idx, gpu_class, pairs_of_class[gpu_class.id], pattern_nodes))
     return rows
 
 
@@ -80,7 +83,10 @@ def _pattern_nodes(m, gpu_class, supply) -> list[tuple[str, tuple[int, ...]]]:
     return assigned
 
 
-def _packed_rows(m, idx, gpu_class, pattern_nodes) -> list[Row]:
+def _packed_rows(m, idx, gpu_class, pairs, pattern_nodes) -> list[Row]:
+    if gpu_class.mode == "knapsack":  # one node holds every job of the class
+        node = gpu_class.shared[0]
+        return [(job, node, pair.size) for pair in pairs for job in _members_in_class(m, idx, pair)]
     places: dict[int, list[str]] = defaultdict(list)  # size -> nodes, one entry per place
     for n in gpu_class.shared:
         for z in gpu_class.sizes:
@@ -90,9 +96,7 @@ def _packed_rows(m, idx, gpu_class, pattern_nodes) -> list[Row]:
         for z, count in zip(gpu_class.sizes, pattern):
             places[z].extend([node] * count)
     rows = []
-    for pair in idx.pack:
-        if pair.gpu_class != gpu_class.id:
-            continue
+    for pair in pairs:
         for job in _members_in_class(m, idx, pair):
             slots = places[pair.size]
             old = _old_nodes(idx, job)

@@ -27,7 +27,7 @@ def add_packing(built) -> None:
     spanned_pools = {k for _, u in m.SPAN for k in idx.units[u].pools}
     _add_patterns(m, idx)
     _add_shared_nodes(m, idx, spanned_pools)
-    _add_node_gpus_max(m, idx)
+    _add_node_gpus_max(m, idx, pack)
     _add_class_slots_max(m, classes, pack)
     _add_node_supply(m, idx)
 
@@ -54,7 +54,8 @@ def _add_shared_nodes(m, idx, spanned_pools) -> None:
     for cls in idx.classes.values():
         for n in cls.shared:
             usable = idx.nodes[n].usable_gpus
-            slot_pairs.extend((n, z) for z in cls.sizes if z <= usable)
+            if cls.mode != "knapsack":
+                slot_pairs.extend((n, z) for z in cls.sizes if z <= usable)
             if idx.nodes[n].reserved_gpus == 0 and idx.nodes[n].pool in spanned_pools:
                 whole.append(n)
     m.SHARED_SLOTS = pyo.Set(dimen=2, ordered=True, initialize=slot_pairs, doc="(shared node, job size)")
@@ -64,15 +65,21 @@ def _add_shared_nodes(m, idx, spanned_pools) -> None:
     m.whole = pyo.Var(m.WHOLE_NODES, domain=pyo.Binary, doc="shared node goes whole to spanning jobs")
 
 
-def _add_node_gpus_max(m, idx) -> None:
+def _add_node_gpus_max(m, idx, pack) -> None:
     slots_of = defaultdict(list)
     for n, z in m.SHARED_SLOTS:
         slots_of[n].append(z)
-    constrained = [n for cls in idx.classes.values() for n in cls.shared if slots_of[n] or n in m.WHOLE_NODES]
+    jobs_of = defaultdict(list)         # the node of a one-node class -> its (group, class) pairs
+    for (g, c), pair in pack.items():
+        if idx.classes[c].mode == "knapsack":
+            jobs_of[idx.classes[c].shared[0]].append(((g, c), pair.size))
+    constrained = [n for cls in idx.classes.values() for n in cls.shared
+                   if slots_of[n] or jobs_of[n] or n in m.WHOLE_NODES]
 
     def rule(_, n):
         info = idx.nodes[n]
         used = sum(z * m.slots[n, z] for z in slots_of[n])
+        used += sum(size * m.assign[pair] for pair, size in jobs_of[n])
         if n in m.WHOLE_NODES:
             used += info.gpus * m.whole[n]
         used += sum(gpus * m.keep[r] for r, gpus in idx.node_running.get(n, []))
@@ -85,7 +92,8 @@ def _add_node_gpus_max(m, idx) -> None:
 def _add_class_slots_max(m, classes, pack) -> None:
     groups_of = defaultdict(list)
     for (g, c), pair in pack.items():
-        groups_of[c, pair.size].append(g)
+        if classes[c].mode != "knapsack":      # a one-node class is limited by its node's row
+            groups_of[c, pair.size].append(g)
     shared_slots = defaultdict(set)
     for n, z in m.SHARED_SLOTS:
         shared_slots[n].add(z)

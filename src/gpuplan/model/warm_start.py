@@ -139,6 +139,8 @@ def _class_values(m, idx, gpu_class, content, whole_taken, kept, put) -> None:
             if n not in m.WHOLE_NODES:
                 raise _NotExpressible
             put(m.whole[n], 1)
+        if gpu_class.mode == "knapsack":  # its jobs are counted by assign alone
+            continue
         for z, count in Counter(content.get(n, [])).items():
             if (n, z) not in m.SHARED_SLOTS:
                 raise _NotExpressible

@@ -1,0 +1,85 @@
+"""What a batch shows in the terminal: a progress bar while it runs, a summary table after.
+
+The bar shows done / total, counts by status, elapsed time and an ETA; it is drawn only on
+an interactive terminal (or in Jupyter), so logs and pipes get no progress lines at all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .outputs import SOLVED, STATUSES
+
+STATUS_STYLE = {"optimal": "green", "feasible": "green", "time_limit": "yellow", "infeasible": "red",
+                "unbounded": "red", "error": "red", "invalid": "red", "crashed": "red"}
+LISTED = 20  # non-solved instances listed one per line; the rest are counted
+
+
+class BatchProgress:
+    """A rich progress bar over the instances to solve (skipped ones are counted, not timed)."""
+
+    def __init__(self, total: int, skipped: int, console: Console | None = None, enabled: bool = True):
+        console = console or Console()
+        self.counts: Counter[str] = Counter()
+        self.skipped = skipped
+        self.bar = None
+        if enabled and (console.is_terminal or console.is_jupyter):
+            self.bar = Progress(
+                TextColumn("[bold]solving"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[counts]}"),
+                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False,
+            )
+            self.task = self.bar.add_task("batch", total=total, counts=self._counts())
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+
+    def advance(self, status: str) -> None:
+        self.counts[status] += 1
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, counts=self._counts())
+
+    def _counts(self) -> str:
+        parts = [f"[{STATUS_STYLE.get(s, 'white')}]{s} {self.counts[s]}[/]" for s in STATUSES if self.counts[s]]
+        if self.skipped:
+            parts.append(f"skipped {self.skipped}")
+        return " ".join(parts)
+
+
+def print_summary(frame: pd.DataFrame, console: Console, *, skipped: int = 0, total: int | None = None,
+                  written: str | None = None) -> None:
+    """Counts by status, then one line per instance without a solution."""
+    total = len(frame) if total is None else total
+    heading = f"{len(frame)} of {total} instances finished" if total != len(frame) else f"{total} instances"
+    if skipped:
+        heading += f" ({skipped} finished in an earlier run)"
+    console.print(f"[bold]batch[/bold]: {heading}", highlight=False)
+    counts = Table("status", "instances", box=None)
+    for status, count in Counter(frame["status"]).most_common():
+        counts.add_row(f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", str(count))
+    console.print(counts)
+    unsolved = frame[~_solved(frame)]
+    if len(unsolved):
+        console.print("[bold]without a solution[/bold]:")
+        table = Table("instance", "status", "message", box=None)
+        for row in unsolved.head(LISTED).itertuples(index=False):
+            table.add_row(row.instance, row.status, row.message)
+        console.print(table)
+        if len(unsolved) > LISTED:
+            console.print(f"... and {len(unsolved) - LISTED} more (see the summary)", highlight=False)
+    if written:
+        console.print(f"summary: {written}", highlight=False)
+
+
+def _solved(frame: pd.DataFrame) -> pd.Series:
+    return frame["status"].isin(SOLVED) & frame["objective"].notna()
