@@ -35,6 +35,7 @@ class _Option:
     gpus: int
     pools: frozenset = frozenset()   # where it puts the job (to match the LP's choice)
     packed: bool = False             # inside one node (else whole nodes)
+    stays: bool = False              # a running job back where it was
 
 
 @dataclass
@@ -126,7 +127,9 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
     def preference(job_id: str, option: _Option):
         if guide is None:
             return (option.value, -option.fit)
-        if option.packed:
+        if option.stays:
+            lp = guide.keep.get(job_id, 0.0)
+        elif option.packed:
             lp = budget[idx.group_of[job_id], idx.pools[next(iter(option.pools))].gpu_class]
         else:
             lp = sum(guide.span.get((job_id, u), 0.0) for u in idx.span[job_id].units
@@ -146,7 +149,7 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
         rows.extend(best.rows)
         held[job.tenant] += best.gpus
         placed.add(job_id)
-        if budget is not None and best.packed:
+        if budget is not None and best.packed and not best.stays:
             budget[idx.group_of.get(job_id), idx.pools[next(iter(best.pools))].gpu_class] -= 1
         return True
 
@@ -154,7 +157,7 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
     if guide is not None:
         rank = {j: i for i, j in enumerate(order)}
         order.sort(key=lambda j: (-round(guide.placed(idx, j), 6), rank[j]))
-    for j in _regret_order(idx, [j for j in order if idx.instance_job(j).required], pack_of, objective):
+    for j in _regret_order(idx, [j for j in order if _must_run(idx, j)], pack_of, objective):
         try_place(j)
     floors = {t: min(tenant.guaranteed_gpus, idx.demand[t]) for t, tenant in tenants.items()}
     for j in order:
@@ -271,8 +274,26 @@ def job_options(idx, state, job_id: str, pairs: list[PackPair], objective: str) 
                                    frozenset([idx.nodes[node].pool]), packed=True))
     if job_id in idx.span:
         options.extend(_span_options(idx, state, job, objective))
+    stay = _stay_option(idx, state, job, objective)
+    if stay is not None:
+        options.append(stay)
     return options
 
+
+def _must_run(idx, job_id: str) -> bool:
+    run = idx.running.get(job_id)
+    return idx.instance_job(job_id).required or (run is not None and not run.preemptible)
+
+
+def _stay_option(idx, state, job, objective) -> _Option | None:
+    """A running job that was let go may still go back where it was, if that room is free."""
+    run = idx.running.get(job.id)
+    if run is None or any(state.free[node] < gpus for node, gpus in run.rows.items()):
+        return None
+    value = _option_value(objective, job.priority, run.throughput, run.cost, run.gpus)
+    return _Option(value + job.migration_cost * (objective == "throughput"), 0.0,
+                   [(job.id, node, gpus) for node, gpus in run.rows.items()], run.gpus,
+                   frozenset(idx.nodes[n].pool for n in run.rows), stays=True)
 
 def _span_options(idx, state, job, objective) -> list[_Option]:
     span = idx.span[job.id]
