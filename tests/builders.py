@@ -17,7 +17,8 @@ GPU_TYPES = [
 
 
 def pool(id, gpu_type, gpus, count, pod="p1", site="s1"):
-    return {"id": id, "gpu_type": gpu_type, "gpus_per_node": gpus, "node_count": count, "pod": pod, "_site": site}
+    spec = {"id": id, "gpu_type": gpu_type, "gpus_per_node": gpus, "node_count": count, "pod": pod, "_site": site}
+    return spec if gpu_type is not None else {k: v for k, v in spec.items() if k != "gpu_type"}
 
 
 def job(id, options, tenant="t", **fields):
@@ -47,12 +48,19 @@ def cluster_data(pools, jobs, *, tenants=None, current=(), nodes=(), options=Non
         "node_pools": [{k: v for k, v in p.items() if k != "_site"} for p in pools],
         "tenants": tenants or [{"id": "t"}],
         "jobs": list(jobs),
-        "current_placements": [{"job": j, "node": n, "gpus": g} for j, n, g in current],
+        "current_placements": [_current_row(*row) for row in current],
         "nodes": list(nodes),
     }
     if options:
         data["options"] = options
     return data
+
+
+def _current_row(job, node, gpus, gpu_index=None):
+    row = {"job": job, "node": node, "gpus": gpus}
+    if gpu_index is not None:
+        row["gpu_index"] = gpu_index
+    return row
 
 
 def cluster(pools, jobs, **kwargs) -> gp.Instance:

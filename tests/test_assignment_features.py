@@ -347,6 +347,86 @@ def _():
     return inst, check
 
 
+# ---------------------------------------------------------------- CPU, memory, GPU sharing
+
+
+def limited_pool(id, gpus, count=1, cpu=None, memory=None, gpu_type="A", **where):
+    spec = pool(id, gpu_type, gpus, count, **where)
+    if cpu is not None:
+        spec["cpu_milli_per_node"] = cpu
+    if memory is not None:
+        spec["host_memory_mib_per_node"] = memory
+    return spec
+
+
+def sharing(id, share, throughput, **fields):
+    return job(id, {"A": (1, throughput)}, gpu_share_milli=share, **fields)
+
+
+@case("node_cpu", optimum=2, binds=("node_cpu_max",))
+def _():
+    # Four GPUs but 10 cores: two 6-core jobs cannot both run.
+    return cluster([limited_pool("t", 4, cpu=10000)],
+                   [job("j1", {"A": (1, 1)}, cpu_milli=6000), job("j2", {"A": (1, 2)}, cpu_milli=6000)]), lambda r: None
+
+
+@case("node_memory", optimum=2, binds=("node_memory_max",))
+def _():
+    inst = cluster([limited_pool("t", 4, memory=65536)],
+                   [job("j1", {"A": (1, 1)}, host_memory_mib=40000), job("j2", {"A": (1, 2)}, host_memory_mib=40000)])
+
+    def check(r):
+        assert state_of(r, "j2") == "placed" and reason_of(r, "j1") == "capacity"
+    return inst, check
+
+
+@case("cpu_only_jobs", optimum=0, objective="utilization", binds=("node_cpu_max",))
+def _():
+    # The required CPU-only job needs 40 cores: the CPU-only node has 20, so it takes 40 of
+    # the GPU node's 48 and the GPU job (16 cores) cannot run there any more.
+    inst = cluster([limited_pool("g", 1, cpu=48000), pool("c", None, 0, 1) | {"cpu_milli_per_node": 20000}],
+                   [job("etl", {}, cpu_milli=40000, required=True), job("gpu", {"A": 1}, cpu_milli=16000)])
+
+    def check(r):
+        assert placed_on(r, "etl") == [("g-00", 0)] and reason_of(r, "gpu") == "capacity"
+    return inst, check
+
+
+@case("gpu_sharing_capacity", optimum=1.1 + 1.2, binds=("node_share_max",))
+def _():
+    # One GPU: three jobs of 400 milli share it, only two fit (1200 > 1000).
+    inst = cluster([limited_pool("t", 1)], [sharing(f"s{i}", 400, 1 + i / 10) for i in range(3)])
+
+    def check(r):
+        assert sorted(r.placements.gpu_index.dropna()) == [0, 0]
+    return inst, check
+
+
+@case("gpu_sharing_big_shares", optimum=1.1 + 1.2, binds=("node_share_big_min",))
+def _():
+    # Two GPUs, three jobs of 600 milli: 1800 <= 2000, but no two share a GPU.
+    return cluster([limited_pool("t", 2)], [sharing(f"s{i}", 600, 1 + i / 10) for i in range(3)]), lambda r: None
+
+
+@case("gpu_sharing_bin_bound", optimum=8 + 4 + 4, binds=("node_share_bins_min",))
+def _():
+    # Two GPUs, shares 800, 400, 400, 400 (sum 2000): the 800 fills a GPU alone, the other
+    # takes two 400s. Martello-Toth L2(400) = 1000 + 1200 > 2000 proves one must go.
+    jobs = [sharing("big", 800, 8)] + [sharing(f"m{i}", 400, 4) for i in range(3)]
+    return cluster([limited_pool("t", 2)], jobs), lambda r: None
+
+
+@case("gpu_sharing_kept", optimum=2, binds=("node_share_kept_min", "node_share_active_min"))
+def _():
+    # Two pinned running jobs share GPU 0 and GPU 1 (200 milli each): no GPU is free for the
+    # whole-GPU job, although the shares would fit on one GPU.
+    pinned = dict(migratable=False, preemptible=False)
+    inst = cluster([limited_pool("t", 2)],
+                   [sharing("r1", 200, 1, **pinned), sharing("r2", 200, 1, **pinned), job("whole", {"A": (1, 10)})],
+                   current=[("r1", "t-00", 1, 0), ("r2", "t-00", 1, 1)])
+    return inst, lambda r: None
+
+
 # ---------------------------------------------------------------- the tests
 
 

@@ -185,12 +185,44 @@ def test_model_size_is_sparse():
     """Counts for a fixed instance: a dense JOBS x POOLS index would show up here."""
     built = build_model(build_index(gp.load(ALL_FEATURES)), "throughput")
     counts = {c.name: len(c) for c in built.model.component_objects(pyo.Constraint) if len(c)}
-    assert built.model.nvariables() == 71
-    assert built.model.nconstraints() == 79
-    assert counts["job_once"] == 11
+    assert built.model.nvariables() == 88
+    assert built.model.nconstraints() == 102
+    assert counts["job_once"] == 17        # 18 jobs, the two identical sharing jobs are one group
     assert counts["class_slots_max"] == 7
     # Sub-node pairs per GPU class, not per pool: 2 + 2 + 2 + 1 + 2 for 5 jobs over 3 classes
     # (11 jobs x 5 pools would be 55). Whole-node pairs per pool only for the pod-scoped job,
     # per site class for the others: 3 + 2 + 3 + 3 + 2.
     assert len(built.model.PACK) == 9
     assert len(built.model.SPAN) == 13
+    # Per-node pairs only for the assign-mode classes (T4 with CPU limits, CPU-only): 6 groups
+    # on 2 T4 nodes, the CPU-only job also on the CPU node.
+    assert len(built.model.NODE_PACK) == 13
+
+
+# ---------------------------------------------------------------- GPU sharing
+
+
+def test_shares_that_do_not_pack_are_dropped_and_reported():
+    from test_assignment_features import limited_pool, sharing
+
+    # Two GPUs; shares 550, 550, 300, 300, 300 sum to 2000 and pass every bound of the model,
+    # but no packing exists (each 550 leaves room for one 300): one 300 must go.
+    jobs = [sharing("big1", 550, 5.5), sharing("big2", 550, 5.5)] + [sharing(f"s{i}", 300, 3) for i in range(3)]
+    instance = cluster([limited_pool("t", 2)], jobs)
+    result = solve_checked(instance)
+    assert result.status == "feasible"
+    assert "did not pack onto GPUs" in result.message
+    assert result.objective == pytest.approx(17)
+    assert result.bound == pytest.approx(20)
+    assert result.solver_objective is None
+
+
+def test_sharing_greedy_start_is_used():
+    from test_assignment_features import limited_pool, sharing
+
+    jobs = [sharing(f"s{i}", 250 + 50 * (i % 4), 1 + i / 10, cpu_milli=2000) for i in range(12)]
+    instance = cluster([limited_pool("t", 2, count=2, cpu=16000)], jobs)
+    result = solve_checked(instance)
+    assert result.status == "optimal"
+    assert "no MIP start" not in result.message
+    assert result.placements.gpu_index.notna().all()

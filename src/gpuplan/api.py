@@ -141,19 +141,26 @@ def _from_outcome(base, timings, started, built, outcome, start, start_set) -> R
     timings.setdefault("handoff_s", outcome.handoff_s)
     timings["solve_s"] = outcome.solve_s
     rows = None
+    status, solver_objective, message = outcome.status, outcome.objective, outcome.message
     if outcome.has_solution:
         tick = time.perf_counter()
-        rows = solution_rows(built)
+        nodes = solution_rows(built)
+        rows = nodes.rows
         timings["extract_s"] = time.perf_counter() - tick
-    message = outcome.message
+        if nodes.dropped:
+            # The share rows are a relaxation of packing jobs onto GPU indices: what could not be
+            # packed is dropped, so the solution is valid but no longer the solver's.
+            status, solver_objective = "feasible", None
+            message = "; ".join(filter(None, [message, f"{len(nodes.dropped)} sharing job(s) did not pack onto "
+                                              f"GPUs and were dropped: {', '.join(nodes.dropped[:5])}"]))
     bound = outcome.bound
     if bound is None and outcome.status in ("feasible", "time_limit"):
         bound = trivial_bound(base["idx"], base["objective"])
         message = "; ".join(filter(None, [message, "solver stopped before its first bound: trivial bound"]))
     if not start_set:
         message = "; ".join(filter(None, [message, f"no MIP start ({start.message or 'greedy start not expressible'})"]))
-    return _finish(base, timings, started, status=outcome.status, rows=rows, bound=bound,
-                   solver_objective=outcome.objective, message=message, log=outcome.log)
+    return _finish(base, timings, started, status=status, rows=rows, bound=bound,
+                   solver_objective=solver_objective, message=message, log=outcome.log)
 
 
 def _finish(base, timings, started, *, status, rows=None, bound=None, solver_objective=None, message="",
@@ -172,12 +179,17 @@ def _finish(base, timings, started, *, status, rows=None, bound=None, solver_obj
     return result
 
 
+def _row_key(row):
+    return (row.job, row.node, row.gpu_index if row.gpu_index is not None else -1)
+
+
 def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, rows, facts) -> None:
     evaluation = evaluate(instance, rows, objective=result.objective_name, facts=facts)
     nodes = idx.nodes
     result.placements = pd.DataFrame(
-        [(job, node, nodes[node].gpu_type, gpus, nodes[node].pool, nodes[node].pod, nodes[node].site)
-         for job, node, gpus in sorted(rows)], columns=PLACEMENT_COLUMNS)
+        [(row.job, row.node, nodes[row.node].gpu_type, row.gpus, row.gpu_index, nodes[row.node].pool,
+          nodes[row.node].pod, nodes[row.node].site) for row in sorted(rows, key=_row_key)], columns=PLACEMENT_COLUMNS)
+    result.placements["gpu_index"] = result.placements["gpu_index"].astype("Int64")
     not_running = [j for j, value in evaluation.jobs.items() if value.state in NOT_RUNNING]
     reasons = unplaced_reasons(idx, rows, not_running)
     result.jobs = pd.DataFrame(

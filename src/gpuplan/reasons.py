@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .heuristics import ClusterState, job_options
+from .heuristics import ClusterState, job_options, still_fits
 from .instance.index import AssignmentIndex
 
 
-def smallest_need(idx: AssignmentIndex, job_id: str) -> int:
+def smallest_need(idx: AssignmentIndex, job_id: str) -> float:
     """Fewest GPUs the job needs in any way it could run (the demand rule of the Rules)."""
     run = idx.running.get(job_id)
+    job = idx.instance_job(job_id)
     if run is not None and not run.migratable:
         return run.gpus
+    if job.fractional or job.cpu_only:
+        return job.gpu_share_milli / 1000 if job.fractional else 0.0
     needs = [pair.size for pair in idx.pack_pairs_of_job(job_id)]
     if job_id in idx.span:
         needs += list(idx.span[job_id].need.values())
@@ -27,9 +30,10 @@ def unplaced_reasons(idx: AssignmentIndex, rows, not_running: list[str]) -> dict
     if not not_running:
         return {}
     state = ClusterState(idx, list(rows))
-    held = defaultdict(int)
-    for job, _, gpus in rows:
-        held[idx.instance_job(job).tenant] += gpus
+    held = defaultdict(float)
+    for row in rows:
+        job = idx.instance_job(row.job)
+        held[job.tenant] += job.gpu_share_milli / 1000 if row.gpu_index is not None else row.gpus
     caps = {t.id: t.max_gpus for t in idx.instance.tenants}
     reasons = {}
     for job_id in not_running:
@@ -48,4 +52,4 @@ def unplaced_reasons(idx: AssignmentIndex, rows, not_running: list[str]) -> dict
 
 def _fits_where_it_was(idx, state, job_id: str) -> bool:
     run = idx.running.get(job_id)
-    return run is not None and all(state.free[node] >= gpus for node, gpus in run.rows.items())
+    return run is not None and still_fits(state, idx.instance_job(job_id), run)

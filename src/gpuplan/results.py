@@ -25,7 +25,8 @@ SOLUTION_VERSION = 1
 SOLUTION_FILE = "solution.json"
 TABLES = ("placements", "jobs", "pools", "tenants", "objective_terms")
 
-PLACEMENT_COLUMNS = ["job", "node", "gpu_type", "gpus", "pool", "pod", "site"]
+PLACEMENT_COLUMNS = ["job", "node", "gpu_type", "gpus", "gpu_index", "pool", "pod", "site"]
+SOLUTION_PLACEMENT_COLUMNS = ["job", "node", "gpu_type", "gpus", "gpu_index"]
 JOB_COLUMNS = ["job", "tenant", "state", "reason", "gpus", "throughput", "cost"]
 TERM_COLUMNS = ["term", "weight", "value", "contribution"]
 
@@ -75,7 +76,7 @@ class Result:
             "timings": {k: round(float(v), 6) for k, v in self.timings.items()},
             "objective_terms": _records(self.objective_terms),
             "kpis": {k: _number(v) for k, v in self.kpis.items()},
-            "placements": _records(self.placements[["job", "node", "gpu_type", "gpus"]] if len(self.placements) else self.placements),
+            "placements": _placement_records(self.placements),
             "jobs": _records(self.jobs),
             "message": self.message,
         }
@@ -106,7 +107,7 @@ class Result:
             objective_name=data["objective_name"], sense=data["sense"], status=data["status"],
             objective=data.get("objective"), bound=data.get("bound"), gap=data.get("gap"),
             solver_objective=data.get("solver_objective"), timings=data.get("timings", {}),
-            placements=pd.DataFrame(data["placements"], columns=["job", "node", "gpu_type", "gpus"]),
+            placements=pd.DataFrame(data["placements"], columns=SOLUTION_PLACEMENT_COLUMNS).astype({"gpu_index": "Int64"}),
             jobs=pd.DataFrame(data["jobs"], columns=JOB_COLUMNS),
             pools=tables["pools"], tenants=tables["tenants"], kpis=data.get("kpis", {}),
             objective_terms=pd.DataFrame(data["objective_terms"], columns=TERM_COLUMNS),
@@ -227,6 +228,18 @@ def _number(value):
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _placement_records(frame: pd.DataFrame) -> list[dict]:
+    """Placement rows for solution.json; ``gpu_index`` only where a job shares a GPU."""
+    if not len(frame):
+        return []
+    columns = [c for c in SOLUTION_PLACEMENT_COLUMNS if c in frame.columns]
+    records = _records(frame[columns])
+    for record in records:
+        if record.get("gpu_index") is None:
+            record.pop("gpu_index", None)
+    return records
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

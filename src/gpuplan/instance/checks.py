@@ -55,7 +55,7 @@ def _topology_references(instance: Instance) -> Iterator[Problem]:
             yield ("node_pools", i, "site"), (
                 f"site '{pool.site}' but pod '{pool.pod}' is in site '{pod_site[pool.pod]}'"
             )
-        if pool.gpu_type not in gpu_types:
+        if pool.gpu_type is not None and pool.gpu_type not in gpu_types:
             yield ("node_pools", i, "gpu_type"), f"unknown GPU type '{pool.gpu_type}'"
 
 
@@ -106,6 +106,9 @@ def _current_placements(instance: Instance) -> Iterator[Problem]:
     nodes = node_info_by_id(instance)
     jobs = {job.id: job for job in instance.jobs}
     used = {node_id: info.reserved_gpus for node_id, info in nodes.items()}
+    cpu: dict[str, int] = {}
+    memory: dict[str, int] = {}
+    shares: dict[tuple[str, int], int] = {}
     seen: set[tuple[str, str]] = set()
     for i, row in enumerate(instance.current_placements):
         job = jobs.get(row.job)
@@ -119,13 +122,47 @@ def _current_placements(instance: Instance) -> Iterator[Problem]:
         if (row.job, row.node) in seen:
             yield ("current_placements", i, "node"), f"job '{row.job}' is on node '{row.node}' twice"
         seen.add((row.job, row.node))
-        if info.gpu_type not in {option.gpu_type for option in job.gpu_options}:
-            yield ("current_placements", i, "node"), (
-                f"job '{row.job}' runs on {info.gpu_type}, which is not among its gpu_options"
-            )
-        used[row.node] += row.gpus
+        yield from _row_shape(i, row, job, info)
+        if row.gpu_index is not None and job.fractional and row.gpu_index < info.gpus:
+            key = (row.node, row.gpu_index)
+            if key not in shares:
+                used[row.node] += 1          # a shared GPU counts once, whoever shares it
+            shares[key] = shares.get(key, 0) + job.gpu_share_milli
+            if shares[key] > 1000:
+                yield ("current_placements", i, "gpu_index"), (
+                    f"GPU {row.gpu_index} of node '{row.node}' is shared beyond 1000 milli ({shares[key]})"
+                )
+        else:
+            used[row.node] += row.gpus
         if used[row.node] > info.gpus:
             yield ("current_placements", i, "gpus"), (
                 f"node '{row.node}' has {info.gpus} GPUs but {used[row.node]} are held "
                 f"(reserved and running jobs)"
             )
+        for name, total, need, limit in (("cpu_milli", cpu, job.cpu_milli, info.cpu_milli),
+                                         ("host_memory_mib", memory, job.host_memory_mib, info.host_memory_mib)):
+            total[row.node] = total.get(row.node, 0) + need
+            if limit is not None and total[row.node] > limit:
+                yield ("current_placements", i, "node"), (
+                    f"node '{row.node}' has {name} {limit} but its running jobs need {total[row.node]}"
+                )
+
+
+def _row_shape(i: int, row, job, info) -> Iterator[Problem]:
+    """A row's GPUs and GPU index must match the kind of job: CPU-only, sharing a GPU, whole GPUs."""
+    where = ("current_placements", i)
+    if job.cpu_only:
+        if row.gpus or row.gpu_index is not None:
+            yield where + ("gpus",), f"job '{row.job}' is CPU-only: gpus must be 0 and gpu_index empty"
+        return
+    if info.gpu_type not in {option.gpu_type for option in job.gpu_options}:
+        yield where + ("node",), (
+            f"job '{row.job}' runs on {info.gpu_type or 'a CPU-only node'}, which is not among its gpu_options"
+        )
+    if job.fractional:
+        if row.gpus != 1 or row.gpu_index is None:
+            yield where + ("gpu_index",), f"job '{row.job}' shares a GPU: gpus must be 1 and gpu_index given"
+        elif row.gpu_index >= info.gpus:
+            yield where + ("gpu_index",), f"node '{row.node}' has no GPU {row.gpu_index} (it has {info.gpus})"
+    elif row.gpus == 0 or row.gpu_index is not None:
+        yield where + ("gpus",), f"job '{row.job}' holds whole GPUs: gpus must be positive and gpu_index empty"

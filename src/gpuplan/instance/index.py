@@ -31,7 +31,8 @@ DEFAULT_MAX_PATTERNS = 400
 
 @dataclass(frozen=True)
 class PackPair:
-    """Group ``group`` may run inside one node of GPU class ``gpu_class`` on ``size`` GPUs."""
+    """Group ``group`` may run inside one node of GPU class ``gpu_class`` on ``size`` GPUs
+    (1 for a job sharing a GPU, 0 for a CPU-only job)."""
 
     group: str
     gpu_class: str
@@ -46,10 +47,22 @@ class JobGroup:
     jobs: list[str]             # members, in instance order
     tenant: str
     required: bool
+    share_milli: int = 1000     # below 1000: each member shares one GPU
+    cpu_milli: int = 0
+    host_memory_mib: int = 0
+    cpu_only: bool = False
 
     @property
     def count(self) -> int:
         return len(self.jobs)
+
+    @property
+    def sharing(self) -> bool:
+        return self.share_milli < 1000
+
+    def held_gpus(self, size: int) -> float:
+        """GPUs one member holds on ``size`` GPUs: its share when sharing, 0 when CPU-only."""
+        return self.share_milli / 1000 if self.sharing else float(size)
 
 
 @dataclass
@@ -62,7 +75,7 @@ class GpuClass:
     pools: list[str]
     sizes: list[int] = field(default_factory=list)                 # descending
     patterns: list[tuple[int, ...]] = field(default_factory=list)  # counts aligned with sizes
-    mode: str = "patterns"                                         # or "nodes", or "knapsack" (one node)
+    mode: str = "patterns"    # or "nodes", "knapsack" (one node), "assign" (jobs per node: CPU, memory, shares)
     shared: list[str] = field(default_factory=list)                # nodes with their own knapsack
 
 
@@ -117,13 +130,21 @@ class PoolIndex:
 class RunningJob:
     job: str
     rows: dict[str, int]        # node -> GPUs held now
-    gpus: int
+    gpus: float                 # GPUs held (a share for a sharing job, 0 for a CPU-only job)
     throughput: float           # raw T_j of the current placement
     cost: float                 # raw K_j
     spans_sites: bool
     mixes_types: bool
     migratable: bool
     preemptible: bool
+    gpu_index: dict[str, int] = field(default_factory=dict)   # sharing job: node -> GPU it shares
+    share_milli: int = 1000
+    cpu_milli: int = 0
+    host_memory_mib: int = 0
+
+    @property
+    def sharing(self) -> bool:
+        return self.share_milli < 1000
 
 
 @dataclass
@@ -137,11 +158,12 @@ class AssignmentIndex:
     groups: dict[str, JobGroup]
     jobs: list[str]                               # jobs that may run (eligible or running)
     pack: list[PackPair]
+    node_pack: dict[tuple[str, str], int]         # (group, node) -> GPUs, for classes in assign mode
     span: dict[str, SpanJob]
     running: dict[str, RunningJob]
     node_running: dict[str, list[tuple[str, int]]]  # node -> (running job, GPUs)
     reasons: dict[str, str]                       # job that cannot run -> no_eligible_gpu | too_large
-    demand: dict[str, int]                        # tenant -> D_t
+    demand: dict[str, float]                      # tenant -> D_t
     usable_gpus: int
     job_by_id: dict[str, Job] = field(default_factory=dict)
     group_of: dict[str, str] = field(default_factory=dict)
@@ -185,10 +207,12 @@ def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS, ag
     reasons: dict[str, str] = {}
     job_ids: list[str] = []
     for job in instance.jobs:
-        memory_ok = [p for p in pools.values() if p.gpu_type in _types(job) and gpu_memory[p.gpu_type] >= job.gpu_memory_gb]
+        memory_ok = [p for p in pools.values()
+                     if (job.cpu_only and _accounts_cpu(p, nodes))
+                     or (p.gpu_type in _types(job) and gpu_memory[p.gpu_type] >= job.gpu_memory_gb)]
         if job.id not in running or job.migratable:
             pack_by_job[job.id] = _pack_classes(job, memory_ok, nodes)
-            job_span = _span_job(job, memory_ok, units)
+            job_span = None if job.cpu_only or job.fractional else _span_job(job, memory_ok, units)
             if job_span is not None:
                 span[job.id] = job_span
         if pack_by_job.get(job.id) or job.id in span or job.id in running:
@@ -203,7 +227,9 @@ def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS, ag
         for group in groups.values()
         for gpu_class, size in pack_by_job.get(group.id, [])
     ]
+    _mark_assign_classes(classes, pools, pack, groups, running, nodes)
     _choose_class_modes(classes, pools, pack, max_patterns)
+    node_pack = _node_pairs(classes, pools, pack, groups, nodes)
     return AssignmentIndex(
         instance=instance,
         nodes=nodes,
@@ -214,6 +240,7 @@ def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS, ag
         groups=groups,
         jobs=job_ids,
         pack=pack,
+        node_pack=node_pack,
         span=span,
         running=running,
         node_running=dict(node_running),
@@ -226,22 +253,42 @@ def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS, ag
 # ---------------------------------------------------------------- eligibility
 
 
+def _accounts_cpu(pool: PoolIndex, nodes: dict[str, NodeInfo]) -> bool:
+    """CPU-only jobs run only where CPU or memory is accounted for (see the Rules)."""
+    info = nodes[pool.nodes[0]]
+    return pool.gpus_per_node == 0 or info.cpu_milli is not None or info.host_memory_mib is not None
+
+
 def _types(job: Job) -> set[str]:
     return {option.gpu_type for option in job.gpu_options}
 
 
-def _option_value(job: Job, gpu_type: str) -> tuple[float, float]:
+def _option_value(job: Job, gpu_type: str | None) -> tuple[float, float]:
+    if job.cpu_only:
+        return 0.0, 0.0
     option = job.option(gpu_type)
     return option.throughput, option.cost_per_hour
 
 
+def job_size(job: Job, gpu_type: str | None) -> int:
+    """GPUs a job needs on one node of ``gpu_type``: 1 when sharing a GPU, 0 when CPU-only."""
+    return 0 if job.cpu_only else job.gpus_on(gpu_type)
+
+
+def fits_node(job: Job, info: NodeInfo, size: int) -> bool:
+    """The job's GPUs, CPU and host memory fit the node's usable capacity."""
+    return (info.usable_gpus >= size
+            and (info.cpu_milli is None or info.cpu_milli >= job.cpu_milli)
+            and (info.host_memory_mib is None or info.host_memory_mib >= job.host_memory_mib))
+
+
 def _pack_classes(job: Job, pools: list[PoolIndex], nodes: dict[str, NodeInfo]) -> list[tuple[str, int]]:
-    """GPU classes where the job fits inside one node (some node has enough usable GPUs)."""
+    """GPU classes where the job fits inside one node (some node has the GPUs, CPU and memory)."""
     found: dict[str, int] = {}
     for pool in pools:
-        size = job.gpus_on(pool.gpu_type)
+        size = job_size(job, pool.gpu_type)
         if pool.gpu_class not in found and size <= pool.gpus_per_node \
-                and any(nodes[n].usable_gpus >= size for n in pool.nodes):
+                and any(fits_node(job, nodes[n], size) for n in pool.nodes):
             found[pool.gpu_class] = size
     return sorted(found.items())
 
@@ -297,14 +344,16 @@ def _groups(instance, job_ids, pack_by_job, span, running, aggregate: bool) -> d
     for job_id in job_ids:
         job = jobs[job_id]
         if aggregate and job_id not in span and job_id not in running:
-            key = (job.tenant, job.priority, job.gpu_memory_gb, job.required,
+            key = (job.tenant, job.priority, job.gpu_memory_gb, job.required, job.gpu_share_milli, job.cpu_milli,
+                   job.host_memory_mib,
                    tuple((o.gpu_type, job.gpus_on(o.gpu_type), o.throughput, o.cost_per_hour) for o in job.gpu_options))
         else:
             key = ("single", job_id)
         if key in groups:
             groups[key].jobs.append(job_id)
         else:
-            groups[key] = JobGroup(job_id, [job_id], job.tenant, job.required)
+            groups[key] = JobGroup(job_id, [job_id], job.tenant, job.required, job.gpu_share_milli, job.cpu_milli,
+                                   job.host_memory_mib, job.cpu_only)
     return {group.id: group for group in groups.values()}
 
 
@@ -313,26 +362,34 @@ def _groups(instance, job_ids, pack_by_job, span, running, aggregate: bool) -> d
 
 def _running_jobs(instance: Instance, nodes: dict[str, NodeInfo]) -> dict[str, RunningJob]:
     rows: dict[str, dict[str, int]] = defaultdict(dict)
+    gpu_index: dict[str, dict[str, int]] = defaultdict(dict)
     for row in instance.current_placements:
         rows[row.job][row.node] = row.gpus
+        if row.gpu_index is not None:
+            gpu_index[row.job][row.node] = row.gpu_index
     jobs = {job.id: job for job in instance.jobs}
     running = {}
     for job_id, job_rows in rows.items():
         job = jobs[job_id]
         per_type: dict[str, int] = defaultdict(int)
         for node_id, gpus in job_rows.items():
-            per_type[nodes[node_id].gpu_type] += gpus
+            if gpus:
+                per_type[nodes[node_id].gpu_type] += gpus
         coverage = {g: held / job.gpus_on(g) for g, held in per_type.items()}
         running[job_id] = RunningJob(
             job=job_id,
             rows=dict(job_rows),
-            gpus=sum(job_rows.values()),
+            gpus=job.gpu_share_milli / 1000 if job.fractional else float(sum(job_rows.values())),
             throughput=best_split_value(coverage, {g: job.option(g).throughput for g in coverage}, maximize=True),
             cost=best_split_value(coverage, {g: job.option(g).cost_per_hour for g in coverage}, maximize=False),
             spans_sites=len({nodes[n].site for n in job_rows}) > 1,
             mixes_types=len(per_type) > 1,
             migratable=job.migratable,
             preemptible=job.preemptible,
+            gpu_index=dict(gpu_index[job_id]),
+            share_milli=job.gpu_share_milli,
+            cpu_milli=job.cpu_milli,
+            host_memory_mib=job.host_memory_mib,
         )
     return running
 
@@ -355,8 +412,8 @@ def best_split_value(coverage: dict[str, float], value: dict[str, float], maximi
 # ---------------------------------------------------------------- pools, classes, units, patterns
 
 
-def class_id(gpu_type: str, gpus_per_node: int) -> str:
-    return f"{gpu_type}/{gpus_per_node}"
+def class_id(gpu_type: str | None, gpus_per_node: int) -> str:
+    return f"{gpu_type or 'cpu'}/{gpus_per_node}"
 
 
 def _pools(instance: Instance, nodes: dict[str, NodeInfo], node_running) -> dict[str, PoolIndex]:
@@ -376,7 +433,7 @@ def _pools(instance: Instance, nodes: dict[str, NodeInfo], node_running) -> dict
             on_node = node_running.get(node_id, [])
             if nodes[node_id].reserved_gpus == 0 and not on_node:
                 index.free.append(node_id)
-            elif nodes[node_id].reserved_gpus == 0 and len(on_node) == 1 and on_node[0][1] == pool.gpus_per_node:
+            elif nodes[node_id].reserved_gpus == 0 and len(on_node) == 1 and on_node[0][1] == pool.gpus_per_node > 0:
                 index.held.setdefault(on_node[0][0], []).append(node_id)
             else:
                 index.shared.append(node_id)
@@ -410,6 +467,42 @@ def _units(pools: dict[str, PoolIndex], site_classes: dict[str, list[str]], node
     return units
 
 
+def _mark_assign_classes(classes, pools, pack, groups, running, nodes) -> None:
+    """Classes whose jobs need CPU or memory of limited nodes, share GPUs or need no GPU are
+    decided job by node ("assign" mode): their nodes are knapsacks in several dimensions."""
+    def limited(class_id):
+        return any(nodes[n].cpu_milli is not None or nodes[n].host_memory_mib is not None
+                   for k in classes[class_id].pools for n in pools[k].nodes)
+
+    for pair in pack:
+        group = groups[pair.group]
+        if group.sharing or group.cpu_only or ((group.cpu_milli or group.host_memory_mib) and limited(pair.gpu_class)):
+            classes[pair.gpu_class].mode = "assign"
+    for run in running.values():
+        for node in run.rows:
+            info = nodes[node]
+            if run.sharing or not run.gpus or ((run.cpu_milli or run.host_memory_mib)
+                                               and (info.cpu_milli is not None or info.host_memory_mib is not None)):
+                classes[pools[info.pool].gpu_class].mode = "assign"
+
+
+def _node_pairs(classes, pools, pack, groups, nodes) -> dict[tuple[str, str], int]:
+    """(group, node) -> GPUs for every node of an assign-mode class the group fits."""
+    pairs = {}
+    for pair in pack:
+        gpu_class = classes[pair.gpu_class]
+        if gpu_class.mode != "assign":
+            continue
+        group = groups[pair.group]
+        for k in gpu_class.pools:
+            for n in pools[k].nodes:
+                info = nodes[n]
+                if info.usable_gpus >= pair.size and (info.cpu_milli is None or info.cpu_milli >= group.cpu_milli) \
+                        and (info.host_memory_mib is None or info.host_memory_mib >= group.host_memory_mib):
+                    pairs[pair.group, n] = pair.size
+    return pairs
+
+
 def _choose_class_modes(classes: dict[str, GpuClass], pools: dict[str, PoolIndex], pack: list[PackPair],
                         max_patterns: int) -> None:
     sizes: dict[str, set[int]] = defaultdict(set)
@@ -418,6 +511,11 @@ def _choose_class_modes(classes: dict[str, GpuClass], pools: dict[str, PoolIndex
     for gpu_class in classes.values():
         gpu_class.sizes = sorted(sizes[gpu_class.id], reverse=True)
         members = [pools[k] for k in gpu_class.pools]
+        if gpu_class.mode == "assign":
+            for pool in members:
+                pool.shared, pool.free, pool.held = list(pool.nodes), [], {}
+            gpu_class.shared = [n for pool in members for n in pool.shared]
+            continue
         if sum(len(p.nodes) for p in members) == 1:
             # One node: its knapsack row over the jobs themselves is exact and the tightest.
             gpu_class.mode = "knapsack"
@@ -470,17 +568,19 @@ def maximal_patterns(sizes: list[int], capacity: int, limit: int) -> list[tuple[
 # ---------------------------------------------------------------- tenants
 
 
-def _tenant_demand(instance: Instance, pack_by_job, span, running) -> dict[str, int]:
-    need: dict[str, int] = {}
+def _tenant_demand(instance: Instance, pack_by_job, span, running) -> dict[str, float]:
+    jobs = {job.id: job for job in instance.jobs}
+    need: dict[str, float] = {}
     for job_id, pairs in pack_by_job.items():
         if pairs:
-            need[job_id] = min(size for _, size in pairs)
+            job = jobs[job_id]
+            need[job_id] = job.gpu_share_milli / 1000 if job.fractional else min(size for _, size in pairs)
     for job_id, span_job in span.items():
         smallest = min(span_job.need.values())
         need[job_id] = min(need.get(job_id, smallest), smallest)
     for job_id, run in running.items():
         need[job_id] = min(need.get(job_id, run.gpus), run.gpus) if run.migratable else run.gpus
-    demand = {tenant.id: 0 for tenant in instance.tenants}
+    demand = {tenant.id: 0.0 for tenant in instance.tenants}
     for job in instance.jobs:
         demand[job.tenant] += need.get(job.id, 0)
     return demand

@@ -17,9 +17,11 @@ class NodeInfo:
     pool: str
     pod: str
     site: str
-    gpu_type: str
+    gpu_type: str | None        # None for a CPU-only node
     gpus: int
     reserved_gpus: int
+    cpu_milli: int | None = None          # None: not limited
+    host_memory_mib: int | None = None    # None: not limited
 
     @property
     def usable_gpus(self) -> int:
@@ -56,6 +58,8 @@ def node_infos(instance: Instance) -> list[NodeInfo]:
             gpu_type=pool.gpu_type,
             gpus=pool.gpus_per_node,
             reserved_gpus=reserved.get(node_id, 0),
+            cpu_milli=pool.cpu_milli_per_node,
+            host_memory_mib=pool.host_memory_mib_per_node,
         )
         for pool in instance.node_pools
         for node_id in ids[pool.id]

@@ -66,16 +66,30 @@ class Pod(Record):
 
 
 class NodePool(Record):
-    """``node_count`` identical nodes of one GPU type in one pod."""
+    """``node_count`` identical nodes of one GPU type in one pod (or CPU-only nodes)."""
 
     id: Id
     pod: Id
     site: Id | None = Field(
         default=None, description="optional; when given it must be the pod's site"
     )
-    gpu_type: Id
-    gpus_per_node: PosInt
+    gpu_type: Id | None = Field(default=None, description="none only for CPU-only nodes (gpus_per_node 0)")
+    gpus_per_node: NonNegInt
     node_count: NonNegInt
+    cpu_milli_per_node: PosInt | None = Field(
+        default=None, description="CPU of one node in thousandths of a core; none = not limited"
+    )
+    host_memory_mib_per_node: PosInt | None = Field(
+        default=None, description="host memory of one node in MiB; none = not limited"
+    )
+
+    @model_validator(mode="after")
+    def _gpu_type_iff_gpus(self):
+        if self.gpus_per_node == 0 and self.gpu_type is not None:
+            raise ValueError("a pool with gpus_per_node 0 (CPU-only) has no gpu_type")
+        if self.gpus_per_node > 0 and self.gpu_type is None:
+            raise ValueError("gpu_type missing (only CPU-only pools, gpus_per_node 0, have none)")
+        return self
 
 
 class Node(Record):
@@ -125,7 +139,15 @@ class Job(Record):
     priority: PosFloat = Field(default=1.0, description="weight of the job's throughput")
     gpus: PosInt | None = Field(default=None, description="default GPU count of the options")
     gpu_memory_gb: NonNegFloat = Field(default=0.0, description="memory needed on each GPU")
-    gpu_options: list[GpuOption] = Field(min_length=1, description="allowed GPU types")
+    gpu_options: list[GpuOption] = Field(
+        default_factory=list, description="allowed GPU types; none = a CPU-only job (runs on any node)"
+    )
+    gpu_share_milli: int = Field(
+        default=1000, ge=1, le=1000,
+        description="below 1000: the job needs that share (in thousandths) of one GPU, shared with others",
+    )
+    cpu_milli: NonNegInt = Field(default=0, description="CPU needed on its node, in thousandths of a core")
+    host_memory_mib: NonNegInt = Field(default=0, description="host memory needed on its node, MiB")
     scope: Scope = Field(
         default="site",
         description="where a multi-node job may spread: node (never), pod, site, any",
@@ -146,7 +168,23 @@ class Job(Record):
             seen.add(option.gpu_type)
             if option.gpus is None and self.gpus is None:
                 raise ValueError(f"gpu_options[{i}]: gpus missing (set it here or job.gpus)")
+            if self.fractional and self.gpus_on(option.gpu_type) != 1:
+                raise ValueError(
+                    f"gpu_options[{i}]: a job with gpu_share_milli {self.gpu_share_milli} needs exactly 1 GPU, "
+                    f"not {self.gpus_on(option.gpu_type)}"
+                )
+        if not self.gpu_options and self.fractional:
+            raise ValueError("a CPU-only job (no gpu_options) cannot have a gpu_share_milli")
         return self
+
+    @property
+    def fractional(self) -> bool:
+        """Needs a share of one GPU rather than whole GPUs."""
+        return self.gpu_share_milli < 1000
+
+    @property
+    def cpu_only(self) -> bool:
+        return not self.gpu_options
 
     def gpus_on(self, gpu_type: str) -> int:
         """GPUs the job needs on ``gpu_type`` (which must be one of its options)."""
@@ -165,7 +203,10 @@ class CurrentPlacement(Record):
 
     job: Id
     node: Id
-    gpus: PosInt
+    gpus: NonNegInt = Field(description="GPUs held (1 for a job sharing a GPU, 0 for a CPU-only job)")
+    gpu_index: NonNegInt | None = Field(
+        default=None, description="for a job sharing a GPU: which GPU of the node (0-based)"
+    )
 
 
 class Options(Record):

@@ -1,32 +1,47 @@
 """From counts to concrete nodes.
 
 The model decides counts (whole nodes per pool or site class, pattern nodes per class, slots
-on shared nodes, members of job groups per class); this step names the nodes. It cannot fail
-on a solution that satisfies the model: pools, site classes and classes are nested, and each
-level's supply row holds, so handing out nodes from the innermost level outwards always finds
-distinct free nodes (``pool_nodes_max``, ``site_nodes_max``, ``class_nodes_max``), and every
-sub-node job finds a place (``class_slots_max``, ``node_gpus_max``). Ordering choices only make
-the result nicer: migrated jobs avoid their old nodes where they can, and sub-node jobs fill
-shared and partly packed nodes first.
+on shared nodes, jobs of a group per class or per node); this step names the nodes. It cannot
+fail on a solution that satisfies the model: pools, site classes and classes are nested, and
+each level's supply row holds, so handing out nodes from the innermost level outwards always
+finds distinct free nodes (``pool_nodes_max``, ``site_nodes_max``, ``class_nodes_max``), and
+every sub-node job finds a place (``class_slots_max``, ``node_gpus_max``).
+
+One step is checked rather than guaranteed: jobs sharing GPUs are packed onto GPU indices
+exactly (a small bin packing per node). The model's share rows are a relaxation of that
+packing; when a node's packing fails, the least valuable sharing jobs of that node are
+dropped and reported, so the result stays valid and its bound stays proven.
+
+Ordering choices only make the result nicer: migrated jobs avoid their old nodes where they
+can, and sub-node jobs fill shared and partly packed nodes first.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
 
-Row = tuple[str, str, int]  # (job, node, GPUs)
+from ..instance.placement import Placement, current_rows
+
+SHARE = 1000
+
+
+@dataclass
+class Disaggregation:
+    rows: list[Placement]
+    dropped: list[str] = field(default_factory=list)   # sharing jobs whose GPU packing failed
 
 
 def _count(var) -> int:
     return int(round(pyo.value(var, exception=False) or 0))
 
 
-def solution_rows(built) -> list[Row]:
+def solution_rows(built) -> Disaggregation:
     m, idx = built.model, built.index
     kept = {r for r in m.RUNNING if _count(m.keep[r]) == 1}
-    rows: list[Row] = [(r, node, gpus) for r in sorted(kept) for node, gpus in idx.running[r].rows.items()]
+    result = Disaggregation([row for r in sorted(kept) for row in current_rows(idx.running[r])])
     supply = {k: _whole_node_supply(m, pool, kept) for k, pool in idx.pools.items()}
     by_level = defaultdict(list)
     for j, u in m.SPAN:
@@ -35,14 +50,18 @@ def solution_rows(built) -> list[Row]:
             by_level[idx.units[u].level].append((j, u, count))
     for level in ("pool", "site"):                      # innermost first
         for j, u, count in by_level[level]:
-            rows.extend(_take_whole_nodes(idx, j, idx.units[u], count, supply))
+            result.rows.extend(_take_whole_nodes(idx, j, idx.units[u], count, supply))
+    members = _members(m, idx)
     pairs_of_class = defaultdict(list)
     for pair in idx.pack:
         pairs_of_class[pair.gpu_class].append(pair)
     for gpu_class in idx.classes.values():
+        if gpu_class.mode == "assign":
+            continue
         pattern_nodes = _pattern_nodes(m, gpu_class, supply)
-        rows.extend(_packed_rows(m, idx, gpu_class, pairs_of_class[gpu_class.id], pattern_nodes))
-    return rows
+        result.rows.extend(_packed_rows(m, idx, gpu_class, pairs_of_class[gpu_class.id], pattern_nodes, members))
+    _assigned_rows(m, idx, members, kept, result)
+    return result
 
 
 def _whole_node_supply(m, pool, kept: set[str]) -> list[str]:
@@ -59,7 +78,7 @@ def _old_nodes(idx, job: str) -> set[str]:
     return set(run.rows) if run else set()
 
 
-def _take_whole_nodes(idx, job: str, unit, count: int, supply: dict[str, list[str]]) -> list[Row]:
+def _take_whole_nodes(idx, job: str, unit, count: int, supply: dict[str, list[str]]) -> list[Placement]:
     available = [n for k in unit.pools for n in supply[k]]
     old = _old_nodes(idx, job)
     chosen = [n for n in available if n not in old][:count]
@@ -68,7 +87,7 @@ def _take_whole_nodes(idx, job: str, unit, count: int, supply: dict[str, list[st
         raise RuntimeError(f"disaggregation: unit '{unit.id}' has too few whole nodes for job '{job}'")
     for n in chosen:
         supply[idx.nodes[n].pool].remove(n)
-    return [(job, n, unit.gpus_per_node) for n in chosen]
+    return [Placement(job, n, unit.gpus_per_node) for n in chosen]
 
 
 def _pattern_nodes(m, gpu_class, supply) -> list[tuple[str, tuple[int, ...]]]:
@@ -83,10 +102,27 @@ def _pattern_nodes(m, gpu_class, supply) -> list[tuple[str, tuple[int, ...]]]:
     return assigned
 
 
-def _packed_rows(m, idx, gpu_class, pairs, pattern_nodes) -> list[Row]:
+def _members(m, idx) -> dict[tuple, list[str]]:
+    """Which members of each group run where: (group, class) or (group, node) -> jobs. A
+    group's members are handed out in the order of its class pairs, then its node pairs."""
+    counts = defaultdict(list)
+    for g, c in m.PACK:
+        counts[g].append(((g, c), _count(m.assign[g, c])))
+    for g, n in m.NODE_PACK:
+        counts[g].append(((g, n), _count(m.place[g, n])))
+    members = {}
+    for g, parts in counts.items():
+        start = 0
+        for key, count in parts:
+            members[key] = idx.groups[g].jobs[start:start + count]
+            start += count
+    return members
+
+
+def _packed_rows(m, idx, gpu_class, pairs, pattern_nodes, members) -> list[Placement]:
     if gpu_class.mode == "knapsack":  # one node holds every job of the class
         node = gpu_class.shared[0]
-        return [(job, node, pair.size) for pair in pairs for job in _members_in_class(m, idx, pair)]
+        return [Placement(job, node, pair.size) for pair in pairs for job in members.get((pair.group, gpu_class.id), [])]
     places: dict[int, list[str]] = defaultdict(list)  # size -> nodes, one entry per place
     for n in gpu_class.shared:
         for z in gpu_class.sizes:
@@ -97,22 +133,93 @@ def _packed_rows(m, idx, gpu_class, pairs, pattern_nodes) -> list[Row]:
             places[z].extend([node] * count)
     rows = []
     for pair in pairs:
-        for job in _members_in_class(m, idx, pair):
+        for job in members.get((pair.group, gpu_class.id), []):
             slots = places[pair.size]
             old = _old_nodes(idx, job)
             pick = next((i for i, n in enumerate(slots) if n not in old), 0)
-            rows.append((job, slots.pop(pick), pair.size))
+            rows.append(Placement(job, slots.pop(pick), pair.size))
     return rows
 
 
-def _members_in_class(m, idx, pair) -> list[str]:
-    """The members of the pair's group that run in its class: the group's members are handed
-    to its classes in the order of the group's pairs."""
-    group = idx.groups[pair.group]
-    start = 0
-    for other in idx.pack_by_group[pair.group]:
-        count = _count(m.assign[other.group, other.gpu_class])
-        if other.gpu_class == pair.gpu_class:
-            return group.jobs[start:start + count]
-        start += count
-    return []
+# ---------------------------------------------------------------- assign mode: jobs per node
+
+
+def _assigned_rows(m, idx, members, kept: set[str], result: Disaggregation) -> None:
+    sharing_on: dict[str, list[str]] = defaultdict(list)
+    for g, n in m.NODE_PACK:
+        group = idx.groups[g]
+        for job in members.get((g, n), []):
+            if group.sharing:
+                sharing_on[n].append(job)
+            else:
+                result.rows.append(Placement(job, n, idx.node_pack[g, n]))
+    whole_held = defaultdict(int)
+    for row in result.rows:
+        if row.gpu_index is None:
+            whole_held[row.node] += row.gpus
+    pinned = defaultdict(dict)                       # node -> GPU index -> milli of kept sharing jobs
+    for r in kept:
+        run = idx.running[r]
+        for n, i in run.gpu_index.items():
+            pinned[n][i] = pinned[n].get(i, 0) + run.share_milli
+    for n, jobs in sharing_on.items():
+        limit = idx.nodes[n].usable_gpus - whole_held[n]
+        placed, dropped = pack_shares(idx, n, jobs, pinned[n], limit)
+        result.rows.extend(placed)
+        result.dropped.extend(dropped)
+
+
+def pack_shares(idx, node: str, jobs: list[str], pinned: dict[int, int], limit: int):
+    """Put sharing jobs on GPU indices of ``node``: GPUs already shared by kept jobs keep their
+    load, at most ``limit`` distinct indices in all. Exact (depth-first search over bins);
+    if no packing exists, the least valuable jobs are dropped one by one until one does."""
+    jobs = sorted(jobs, key=lambda j: (-idx.instance_job(j).gpu_share_milli, j))
+    while True:
+        packing = _search(idx, jobs, pinned, limit, idx.nodes[node].gpus)
+        if packing is not None:
+            return [Placement(j, node, 1, i) for j, i in packing.items()], []
+        worst = min(jobs, key=lambda j: (_value(idx, j), j))
+        jobs.remove(worst)
+        placed, dropped = pack_shares(idx, node, jobs, pinned, limit)
+        return placed, dropped + [worst]
+
+
+def _value(idx, job_id: str) -> float:
+    job = idx.instance_job(job_id)
+    return job.priority * max((o.throughput for o in job.gpu_options), default=0.0)
+
+
+def _search(idx, jobs, pinned, limit, gpus, budget=200_000):
+    load = dict(pinned)
+    free_indices = [i for i in range(gpus) if i not in load]
+    chosen: dict[str, int] = {}
+    steps = [budget]
+
+    def place(k: int) -> bool:
+        steps[0] -= 1
+        if k == len(jobs):
+            return True
+        if steps[0] < 0:
+            return False
+        share = idx.instance_job(jobs[k]).gpu_share_milli
+        tried_loads = set()
+        for i in sorted(load, key=lambda i: -load[i]):        # fullest shared GPU first
+            if load[i] + share <= SHARE and load[i] not in tried_loads:
+                tried_loads.add(load[i])                      # equal loads are symmetric
+                load[i] += share
+                chosen[jobs[k]] = i
+                if place(k + 1):
+                    return True
+                load[i] -= share
+        if len(load) < limit and free_indices:                # open a new GPU
+            i = free_indices.pop(0)
+            load[i] = share
+            chosen[jobs[k]] = i
+            if place(k + 1):
+                return True
+            del load[i]
+            free_indices.insert(0, i)
+        chosen.pop(jobs[k], None)
+        return False
+
+    return dict(chosen) if place(0) else None

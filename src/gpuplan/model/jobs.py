@@ -16,6 +16,8 @@ def placed_parts(m) -> dict[str, list]:
         parts[r].append(m.keep[r])
     for g, c in m.PACK:
         parts[g].append(m.assign[g, c])
+    for g, n in m.NODE_PACK:
+        parts[g].append(m.place[g, n])
     for j in m.SPAN_JOBS:
         parts[j].append(m.spanned[j])
     return parts

@@ -13,12 +13,14 @@ from collections import defaultdict
 
 import pyomo.environ as pyo
 
+from .nodes import add_node_variables, add_node_rows
+
 
 def add_packing(built) -> None:
     m, idx = built.model, built.index
     classes, nodes, groups = idx.classes, idx.nodes, idx.groups
     jobs = {job.id: job for job in built.instance.jobs}
-    pack = {(p.group, p.gpu_class): p for p in idx.pack}
+    pack = {(p.group, p.gpu_class): p for p in idx.pack if classes[p.gpu_class].mode != "assign"}
 
     m.PACK = pyo.Set(dimen=2, ordered=True, initialize=list(pack), doc="eligible (job group, GPU class) pairs inside one node")
     m.assign = pyo.Var(m.PACK, domain=pyo.NonNegativeIntegers, bounds=lambda _, g, c: (0, groups[g].count),
@@ -26,14 +28,21 @@ def add_packing(built) -> None:
 
     spanned_pools = {k for _, u in m.SPAN for k in idx.units[u].pools}
     _add_patterns(m, idx)
-    _add_shared_nodes(m, idx, spanned_pools)
-    _add_node_gpus_max(m, idx, pack)
+    add_node_variables(built, spanned_pools)
+    add_node_rows(built, pack)
     _add_class_slots_max(m, classes, pack)
     _add_node_supply(m, idx)
 
-    built.add_term("throughput", sum(jobs[g].priority * p.throughput * m.assign[g, c] for (g, c), p in pack.items()))
-    built.add_term("job_cost", sum(p.cost * m.assign[g, c] for (g, c), p in pack.items()))
-    built.add_term("allocated_gpus", sum(p.size * m.assign[g, c] for (g, c), p in pack.items()))
+    values = [(g, p, m.assign[g, c]) for (g, c), p in pack.items()]
+    by_class = {(p.group, p.gpu_class): p for p in idx.pack}
+    values += [(g, by_class[g, nodes_class(idx, n)], m.place[g, n]) for g, n in m.NODE_PACK]
+    built.add_term("throughput", sum(jobs[g].priority * p.throughput * var for g, p, var in values))
+    built.add_term("job_cost", sum(p.cost * var for g, p, var in values))
+    built.add_term("allocated_gpus", sum(groups[g].held_gpus(p.size) * var for g, p, var in values))
+
+
+def nodes_class(idx, node: str) -> str:
+    return idx.pools[idx.nodes[node].pool].gpu_class
 
 
 def releasable_nodes(idx, gpu_class) -> int:
@@ -47,46 +56,6 @@ def _add_patterns(m, idx) -> None:
         m.CLASS_PATTERNS, domain=pyo.NonNegativeIntegers,
         bounds=lambda _, c, q: (0, releasable_nodes(idx, idx.classes[c]) + len(idx.classes[c].shared)),
         doc="free nodes of the class packed with the pattern")
-
-
-def _add_shared_nodes(m, idx, spanned_pools) -> None:
-    slot_pairs, whole = [], []
-    for cls in idx.classes.values():
-        for n in cls.shared:
-            usable = idx.nodes[n].usable_gpus
-            if cls.mode != "knapsack":
-                slot_pairs.extend((n, z) for z in cls.sizes if z <= usable)
-            if idx.nodes[n].reserved_gpus == 0 and idx.nodes[n].pool in spanned_pools:
-                whole.append(n)
-    m.SHARED_SLOTS = pyo.Set(dimen=2, ordered=True, initialize=slot_pairs, doc="(shared node, job size)")
-    m.slots = pyo.Var(m.SHARED_SLOTS, domain=pyo.NonNegativeIntegers,
-                      bounds=lambda _, n, z: (0, idx.nodes[n].usable_gpus // z), doc="places for jobs of the size on the node")
-    m.WHOLE_NODES = pyo.Set(initialize=whole, ordered=True, doc="shared nodes that may go whole to spanning jobs")
-    m.whole = pyo.Var(m.WHOLE_NODES, domain=pyo.Binary, doc="shared node goes whole to spanning jobs")
-
-
-def _add_node_gpus_max(m, idx, pack) -> None:
-    slots_of = defaultdict(list)
-    for n, z in m.SHARED_SLOTS:
-        slots_of[n].append(z)
-    jobs_of = defaultdict(list)         # the node of a one-node class -> its (group, class) pairs
-    for (g, c), pair in pack.items():
-        if idx.classes[c].mode == "knapsack":
-            jobs_of[idx.classes[c].shared[0]].append(((g, c), pair.size))
-    constrained = [n for cls in idx.classes.values() for n in cls.shared
-                   if slots_of[n] or jobs_of[n] or n in m.WHOLE_NODES]
-
-    def rule(_, n):
-        info = idx.nodes[n]
-        used = sum(z * m.slots[n, z] for z in slots_of[n])
-        used += sum(size * m.assign[pair] for pair, size in jobs_of[n])
-        if n in m.WHOLE_NODES:
-            used += info.gpus * m.whole[n]
-        used += sum(gpus * m.keep[r] for r, gpus in idx.node_running.get(n, []))
-        return used <= info.usable_gpus
-
-    m.SHARED_NODES = pyo.Set(initialize=constrained, ordered=True, doc="shared nodes with something to decide")
-    m.node_gpus_max = pyo.Constraint(m.SHARED_NODES, rule=rule, doc="a shared node's GPUs are not over-used")
 
 
 def _add_class_slots_max(m, classes, pack) -> None:

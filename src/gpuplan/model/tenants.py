@@ -12,7 +12,9 @@ def held_gpus(m, idx, tenant_of: dict[str, str]) -> dict[str, list]:
     held: dict[str, list] = defaultdict(list)
     size = {(p.group, p.gpu_class): p.size for p in idx.pack}
     for g, c in m.PACK:
-        held[tenant_of[g]].append(size[g, c] * m.assign[g, c])
+        held[tenant_of[g]].append(idx.groups[g].held_gpus(size[g, c]) * m.assign[g, c])
+    for g, n in m.NODE_PACK:
+        held[tenant_of[g]].append(idx.groups[g].held_gpus(idx.node_pack[g, n]) * m.place[g, n])
     for j, u in m.SPAN:
         held[tenant_of[j]].append(idx.units[u].gpus_per_node * m.span_nodes[j, u])
     for r in m.RUNNING:

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 import pyomo.environ as pyo
 
 from ..instance.index import best_split_value
+from ..instance.placement import current_rows
 from .tenants import held_gpus, tenant_entitlements
 
 
@@ -33,34 +34,50 @@ def apply_start(built, rows) -> bool:
 def _start_values(built, rows) -> dict[int, float]:
     m, idx = built.model, built.index
     by_job: dict[str, dict[str, int]] = defaultdict(dict)
-    for job, node, gpus in rows:
-        by_job[job][node] = gpus
+    rows_of: dict[str, set] = defaultdict(set)
+    shared_gpus: dict[str, set[int]] = defaultdict(set)       # node -> GPU indices being shared
+    for row in rows:
+        by_job[row.job][row.node] = row.gpus
+        rows_of[row.job].add(row)
+        if row.gpu_index is not None:
+            shared_gpus[row.node].add(row.gpu_index)
     values: dict[int, float] = {}
 
     def put(var, value):
         values[id(var)] = value
 
-    kept = {r for r in m.RUNNING if by_job.get(r) == idx.running[r].rows}
+    kept = {r for r in m.RUNNING if rows_of[r] == set(current_rows(idx.running[r]))}
     for r in kept:
         put(m.keep[r], 1)
     content: dict[str, list[int]] = defaultdict(list)   # node -> sizes of sub-node jobs
     whole_taken: set[str] = set()
-    assigned = Counter()
+    assigned, placed = Counter(), Counter()
     for job, nodes in by_job.items():
         if job in kept:
             continue
         if _is_packed(idx, job, nodes):
             (node, gpus), = nodes.items()
-            pair = (idx.group_of.get(job), idx.pools[idx.nodes[node].pool].gpu_class)
-            if pair not in m.PACK:
+            group, gpu_class = idx.group_of.get(job), idx.pools[idx.nodes[node].pool].gpu_class
+            if idx.classes[gpu_class].mode == "assign":
+                if (group, node) not in m.NODE_PACK:
+                    raise _NotExpressible
+                placed[group, node] += 1
+            elif (group, gpu_class) in m.PACK:
+                assigned[group, gpu_class] += 1
+                content[node].append(gpus)
+            else:
                 raise _NotExpressible
-            assigned[pair] += 1
-            content[node].append(gpus)
         else:
             _spanning_values(built, job, nodes, put)
             whole_taken.update(nodes)
     for pair, count in assigned.items():
         put(m.assign[pair], count)
+    for pair, count in placed.items():
+        put(m.place[pair], count)
+    for n in m.SHARE_NODES:
+        put(m.share_gpus[n], len(shared_gpus[n]))
+    for n, i in m.RUNNING_SHARED_GPUS:
+        put(m.gpu_active[n, i], int(i in shared_gpus[n]))
     for gpu_class in idx.classes.values():
         _class_values(m, idx, gpu_class, content, whole_taken, kept, put)
     if hasattr(m, "tenant_share"):
@@ -73,7 +90,8 @@ def _is_packed(idx, job: str, nodes: dict[str, int]) -> bool:
         return False
     (node, gpus), = nodes.items()
     info = idx.nodes[node]
-    return idx.instance_job(job).gpus_on(info.gpu_type) <= info.gpus
+    instance_job = idx.instance_job(job)
+    return instance_job.cpu_only or instance_job.gpus_on(info.gpu_type) <= info.gpus
 
 
 def _spanning_values(built, job: str, nodes: dict[str, int], put) -> None:

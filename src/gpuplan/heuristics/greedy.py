@@ -14,10 +14,12 @@ import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .instance.index import AssignmentIndex, PackPair
-from .model.tenants import tenant_entitlements
+from ..instance.index import AssignmentIndex, PackPair
+from ..instance.placement import Placement, current_rows
+from ..model.tenants import tenant_entitlements
+from .state import ClusterState
 
-Row = tuple[str, str, int]
+Row = Placement
 
 
 @dataclass
@@ -62,58 +64,11 @@ class LpGuide:
         return packed + self.spanned.get(job_id, 0.0) + self.keep.get(job_id, 0.0)
 
 
-@dataclass
-class ClusterState:
-    """Free GPUs per node after ``rows``, bucketed per pool by free count for O(C) best fit."""
-
-    idx: AssignmentIndex
-    rows: list[Row]
-    free: dict[str, int] = field(default_factory=dict)
-    buckets: dict[str, list[set[str]]] = field(default_factory=dict)
-
-    def __post_init__(self):
-        for pool in self.idx.pools.values():
-            self.buckets[pool.id] = [set() for _ in range(pool.gpus_per_node + 1)]
-        held_now = defaultdict(int)
-        for _, node, gpus in self.rows:
-            held_now[node] += gpus
-        for node, info in self.idx.nodes.items():
-            if info.pool in self.buckets:
-                self._set(node, info.usable_gpus - held_now[node])
-
-    def _set(self, node: str, free: int) -> None:
-        pool = self.idx.nodes[node].pool
-        if node in self.free:
-            self.buckets[pool][self.free[node]].discard(node)
-        self.free[node] = free
-        self.buckets[pool][free].add(node)
-
-    def take(self, node: str, gpus: int) -> None:
-        self._set(node, self.free[node] - gpus)
-
-    def best_fit(self, pools: list[str], size: int) -> str | None:
-        """The node with the fewest free GPUs that still holds ``size``, over ``pools``."""
-        best = None
-        for pool in pools:
-            for free in range(size, len(self.buckets[pool])):
-                if self.buckets[pool][free]:
-                    node = min(self.buckets[pool][free])
-                    if best is None or (free, node) < best:
-                        best = (free, node)
-                    break
-        return best[1] if best else None
-
-    def whole_nodes(self, pool: str) -> set[str]:
-        """Nodes with every GPU free: only these go whole to a job (a node with reserved GPUs
-        never has all its GPUs free)."""
-        return self.buckets[pool][self.idx.pools[pool].gpus_per_node]
-
-
 def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -> GreedyOutcome:
     """Best-fit greedy; with an LP ``guide`` it follows the LP's order and choices instead."""
     instance = idx.instance
     kept = [r for r in sorted(idx.running) if _keeps(idx, r, guide)]
-    rows: list[Row] = [(r, node, gpus) for r in kept for node, gpus in idx.running[r].rows.items()]
+    rows: list[Row] = [row for r in kept for row in current_rows(idx.running[r])]
     state = ClusterState(idx, list(rows))
     tenants = {t.id: t for t in instance.tenants}
     held = defaultdict(int)
@@ -144,8 +99,8 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
         if not options:
             return False
         best = max(options, key=lambda o: preference(job_id, o))
-        for _, node, gpus in best.rows:
-            state.take(node, gpus)
+        for row in best.rows:
+            state.take(row)
         rows.extend(best.rows)
         held[job.tenant] += best.gpus
         placed.add(job_id)
@@ -213,20 +168,23 @@ def _fill_fairly(idx, order, placed, held, try_place) -> None:
 
 def _job_order(idx, jobs, pack_of, objective) -> list[str]:
     def smallest(j):
+        job = idx.instance_job(j)
+        if job.fractional:
+            return job.gpu_share_milli / 1000
         sizes = [p.size for p in pack_of[j]]
         if j in idx.span:
             sizes += list(idx.span[j].need.values())
-        return min(sizes)
+        return min(sizes) if sizes else 0
 
     def best_throughput(j):
-        return max(option.throughput for option in idx.instance_job(j).gpu_options)
+        return max((option.throughput for option in idx.instance_job(j).gpu_options), default=0.0)
 
     if objective == "utilization":
         key = lambda j: (-smallest(j), j)  # noqa: E731 - first-fit decreasing
     elif objective == "cost":
         key = lambda j: (-smallest(j), j)  # noqa: E731
     else:
-        key = lambda j: (-idx.instance_job(j).priority * best_throughput(j) / smallest(j), j)  # noqa: E731
+        key = lambda j: (-idx.instance_job(j).priority * best_throughput(j) / max(smallest(j), 1e-3), j)  # noqa: E731
     return sorted(jobs, key=key)
 
 
@@ -267,11 +225,20 @@ def job_options(idx, state, job_id: str, pairs: list[PackPair], objective: str) 
     job = idx.instance_job(job_id)
     options = []
     for pair in pairs:
-        node = state.best_fit(idx.classes[pair.gpu_class].pools, pair.size)
-        if node is not None:
-            value = _option_value(objective, job.priority, pair.throughput, pair.cost, pair.size)
-            options.append(_Option(value, state.free[node] - pair.size, [(job_id, node, pair.size)], pair.size,
-                                   frozenset([idx.nodes[node].pool]), packed=True))
+        pools = idx.classes[pair.gpu_class].pools
+        if job.fractional:
+            found = state.best_share(pools, job.gpu_share_milli, job.cpu_milli, job.host_memory_mib)
+            if found is None:
+                continue
+            node, index = found
+            row, held, fit = Placement(job_id, node, 1, index), job.gpu_share_milli / 1000, 0
+        else:
+            node = state.best_fit(pools, pair.size, job.cpu_milli, job.host_memory_mib)
+            if node is None:
+                continue
+            row, held, fit = Placement(job_id, node, pair.size), pair.size, state.free[node] - pair.size
+        value = _option_value(objective, job.priority, pair.throughput, pair.cost, held)
+        options.append(_Option(value, fit, [row], held, frozenset([idx.nodes[node].pool]), packed=True))
     if job_id in idx.span:
         options.extend(_span_options(idx, state, job, objective))
     stay = _stay_option(idx, state, job, objective)
@@ -288,12 +255,25 @@ def _must_run(idx, job_id: str) -> bool:
 def _stay_option(idx, state, job, objective) -> _Option | None:
     """A running job that was let go may still go back where it was, if that room is free."""
     run = idx.running.get(job.id)
-    if run is None or any(state.free[node] < gpus for node, gpus in run.rows.items()):
+    if run is None or not still_fits(state, job, run):
         return None
     value = _option_value(objective, job.priority, run.throughput, run.cost, run.gpus)
-    return _Option(value + job.migration_cost * (objective == "throughput"), 0.0,
-                   [(job.id, node, gpus) for node, gpus in run.rows.items()], run.gpus,
+    return _Option(value + job.migration_cost * (objective == "throughput"), 0.0, current_rows(run), run.gpus,
                    frozenset(idx.nodes[n].pool for n in run.rows), stays=True)
+
+
+def still_fits(state, job, run) -> bool:
+    """A running job's current rows still fit what is free."""
+    for row in current_rows(run):
+        if not state.has_room(row.node, job.cpu_milli, job.host_memory_mib):
+            return False
+        if row.gpu_index is not None:
+            used = state.shared[state.idx.nodes[row.node].pool].get((row.node, row.gpu_index))
+            if (used is None and state.free[row.node] < 1) or (used is not None and used + run.share_milli > 1000):
+                return False
+        elif state.free[row.node] < row.gpus:
+            return False
+    return True
 
 def _span_options(idx, state, job, objective) -> list[_Option]:
     span = idx.span[job.id]
@@ -316,7 +296,7 @@ def _span_options(idx, state, job, objective) -> list[_Option]:
         gpus = sum(idx.nodes[n].gpus for n in nodes)
         spare = sum(len(state.whole_nodes(k)) for k in pool_ids) - len(nodes)
         value = _option_value(objective, job.priority, throughput, cost, gpus)
-        yield _Option(value, spare, [(job.id, n, idx.nodes[n].gpus) for n in nodes], gpus,
+        yield _Option(value, spare, [Placement(job.id, n, idx.nodes[n].gpus) for n in nodes], gpus,
                       frozenset(idx.nodes[n].pool for n in nodes))
 
 
