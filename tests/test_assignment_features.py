@@ -392,6 +392,20 @@ def _():
     return inst, check
 
 
+@case("whole_node_runs_nothing_else", optimum=-5, binds=("node_jobs_max",))
+def _():
+    # A running 16-GPU job holds both nodes whole; the required CPU-only job fits their CPU,
+    # but a node held whole runs nothing else: the big job is preempted (-10 kept, -5 cost).
+    inst = cluster([limited_pool("t", 8, count=2, cpu=64000)],
+                   [job("big", {"A": (16, 10)}, cpu_milli=8000, migratable=False, preemption_cost=5),
+                    job("etl", {}, cpu_milli=8000, required=True)],
+                   current=[("big", "t-00", 8), ("big", "t-01", 8)])
+
+    def check(r):
+        assert state_of(r, "big") == "preempted" and state_of(r, "etl") == "placed"
+    return inst, check
+
+
 @case("gpu_sharing_capacity", optimum=1.1 + 1.2, binds=("node_share_max",))
 def _():
     # One GPU: three jobs of 400 milli share it, only two fit (1200 > 1000).

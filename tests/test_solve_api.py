@@ -185,15 +185,15 @@ def test_model_size_is_sparse():
     """Counts for a fixed instance: a dense JOBS x POOLS index would show up here."""
     built = build_model(build_index(gp.load(ALL_FEATURES)), "throughput")
     counts = {c.name: len(c) for c in built.model.component_objects(pyo.Constraint) if len(c)}
-    assert built.model.nvariables() == 88
-    assert built.model.nconstraints() == 102
-    assert counts["job_once"] == 17        # 18 jobs, the two identical sharing jobs are one group
+    assert built.model.nvariables() == 92
+    assert built.model.nconstraints() == 108
+    assert counts["job_once"] == 18        # 19 jobs, the two identical sharing jobs are one group
     assert counts["class_slots_max"] == 7
     # Sub-node pairs per GPU class, not per pool: 2 + 2 + 2 + 1 + 2 for 5 jobs over 3 classes
     # (11 jobs x 5 pools would be 55). Whole-node pairs per pool only for the pod-scoped job,
     # per site class for the others: 3 + 2 + 3 + 3 + 2.
     assert len(built.model.PACK) == 9
-    assert len(built.model.SPAN) == 13
+    assert len(built.model.SPAN) == 14
     # Per-node pairs only for the assign-mode classes (T4 with CPU limits, CPU-only): 6 groups
     # on 2 T4 nodes, the CPU-only job also on the CPU node.
     assert len(built.model.NODE_PACK) == 13

@@ -87,9 +87,10 @@ def cluster(jobs, *, tenants=TENANTS, objective="throughput"):
 
 
 def solution(instance, rows, states=None, reasons=None, *, objective=None, status="optimal", bound=None):
-    """A solution file dict for ``rows``. States and reasons are given by hand (``states=None``:
-    take the states the rows give, for mutations aimed at a validity rule; unplaced jobs then
-    default to reason 'capacity'). Terms, KPIs and job values come from evaluate()."""
+    """A solution file dict for ``rows`` ((job, node, gpus) or (job, node, gpus, gpu_index)).
+    States and reasons are given by hand (``states=None``: take the states the rows give, for
+    mutations aimed at a validity rule; unplaced jobs then default to reason 'capacity').
+    Terms, KPIs and job values come from evaluate()."""
     ev = evaluate(instance, rows, objective=objective)
     node_type = {node.id: node.gpu_type for node in node_infos(instance)}
     reasons = reasons or {}
@@ -110,7 +111,9 @@ def solution(instance, rows, states=None, reasons=None, *, objective=None, statu
         ],
         "kpis": dict(ev.kpis),
         "placements": [
-            {"job": job, "node": node, "gpu_type": node_type[node], "gpus": gpus} for job, node, gpus in rows
+            {"job": row[0], "node": row[1], "gpu_type": node_type[row[1]], "gpus": row[2],
+             "gpu_index": row[3] if len(row) > 3 else None}
+            for row in rows
         ],
         "jobs": jobs,
         "message": "hand-made",
@@ -186,7 +189,9 @@ def test_rich_kpis_by_hand():
     # h1-00 4 free, a1-01 2 free (kept 4 + must 2), h3-y 2 free (2 reserved + moved 4)
     assert kpis["fragmented_gpus"] == 8
     assert kpis["free_nodes"] == 3  # a1-02, h2-02, h3-z
+    assert kpis["shared_gpus"] == 0  # no sharing job
     assert kpis["weighted_throughput"] == pytest.approx(204 - 1.6 - 4)
+    assert all(isinstance(value, float) for value in kpis.values())
     assert (kpis["placed_jobs"], kpis["unplaced_jobs"], kpis["kept_jobs"]) == (5, 4, 1)
     assert (kpis["migrated_jobs"], kpis["preempted_jobs"]) == (1, 1)
 
@@ -506,13 +511,19 @@ def term_entry(sol, term):
     ("kpi", lambda s: s["kpis"].update(fragmented_gpus=7)),
     ("kpi", lambda s: s["kpis"].update(weighted_throughput=204)),
     ("kpi", lambda s: s["kpis"].pop("free_nodes")),
+    ("kpi", lambda s: s["kpis"].pop("shared_gpus")),
     ("bound", lambda s: s.update(bound=s["objective"] - 1)),  # a max problem's bound is above
     ("bound", lambda s: s.update(bound=s["objective"] + 10, gap=0.0)),
     ("unknown_job", lambda s: s["placements"].append({"job": "ghost", "node": "h1-00", "gpu_type": "H100", "gpus": 1})),
     ("unknown_job", lambda s: s["jobs"].append({**job_entry(s, "sub"), "job": "ghost"})),
     ("unknown_node", lambda s: s["placements"][0].update(node="h9-00")),
     ("gpu_type", lambda s: s["placements"][0].update(gpu_type="A100")),
-    ("format", lambda s: s["placements"][0].update(gpus=0)),
+    ("format", lambda s: s["placements"][0].update(gpus=-1)),
+    ("format", lambda s: s["placements"][0].update(gpus=1.5)),
+    ("format", lambda s: s["placements"][0].update(gpu_index=-1)),
+    ("format", lambda s: s["placements"][0].update(gpu_index="0")),
+    ("gang_single_node", lambda s: s["placements"][0].update(gpus=0)),  # gpus 0 is for CPU-only jobs
+    ("sharing", lambda s: s["placements"][0].update(gpu_index=0)),  # sub does not share a GPU
     ("format", lambda s: s.update(format="something")),
     ("status", lambda s: s.update(status="infeasible")),
 ])

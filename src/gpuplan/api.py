@@ -77,9 +77,9 @@ def solve(
     start = greedy(idx, objective)
     timings["greedy_s"] = time.perf_counter() - tick
     if method == "greedy":
-        status = "feasible" if start.complete else "error"
-        return _finish(base, timings, started, status=status, rows=start.rows,
-                       message=start.message or "greedy best-fit baseline")
+        if not start.complete:  # an incomplete placement is no solution: it breaks a rule
+            return _finish(base, timings, started, status="error", message=f"greedy: {start.message}")
+        return _finish(base, timings, started, status="feasible", rows=start.rows, message="greedy best-fit baseline")
     return _solve_milp(base, timings, started, options, start)
 
 

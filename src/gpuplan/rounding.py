@@ -18,4 +18,9 @@ def lp_guide(built) -> LpGuide:
     def values(component) -> dict:
         return {key: pyo.value(var, exception=False) or 0.0 for key, var in component.items()}
 
-    return LpGuide(keep=values(m.keep), pack=values(m.assign), span=values(m.span_nodes), spanned=values(m.spanned))
+    pack = values(m.assign)
+    idx = built.index
+    for (g, n), value in values(m.place).items():     # assign mode: per class, like the others
+        key = (g, idx.pools[idx.nodes[n].pool].gpu_class)
+        pack[key] = pack.get(key, 0.0) + value
+    return LpGuide(keep=values(m.keep), pack=pack, span=values(m.span_nodes), spanned=values(m.spanned))

@@ -21,6 +21,7 @@ class ClusterState:
         self.shared: dict[str, dict[tuple[str, int], int]] = defaultdict(dict)  # pool -> (node, GPU) -> milli
         self.buckets = {pool.id: [set() for _ in range(pool.gpus_per_node + 1)] for pool in idx.pools.values()}
         self.untouched = {pool.id: set() for pool in idx.pools.values()}   # nothing on it, nothing reserved
+        self.closed: set[str] = set()                                      # held whole by a multi-node job
         for node, info in idx.nodes.items():
             if info.pool in self.buckets:
                 self.cpu[node], self.memory[node] = info.cpu_milli, info.host_memory_mib
@@ -50,9 +51,12 @@ class ClusterState:
         elif row.gpus:
             self._set_free(row.node, self.free[row.node] - row.gpus)
         if not job.cpu_only and row.gpu_index is None and job.gpus_on(info.gpu_type) > info.gpus:
-            # a node held whole by a multi-node job: nothing else may use its CPU or memory
-            self.cpu[row.node] = 0 if self.cpu[row.node] is not None else None
-            self.memory[row.node] = 0 if self.memory[row.node] is not None else None
+            # a node held whole by a multi-node job: nothing else may run on it
+            self.closed.add(row.node)
+            if self.cpu[row.node] is not None:
+                self.cpu[row.node] -= job.cpu_milli
+            if self.memory[row.node] is not None:
+                self.memory[row.node] -= job.host_memory_mib
         else:
             if self.cpu[row.node] is not None:
                 self.cpu[row.node] -= job.cpu_milli
@@ -71,7 +75,8 @@ class ClusterState:
                 bucket = self.buckets[pool][free]
                 if not bucket:
                     continue
-                fitting = [n for n in bucket if self.has_room(n, cpu, memory)] if (cpu or memory) else bucket
+                fitting = [n for n in bucket if self.has_room(n, cpu, memory) and n not in self.closed] \
+                    if (cpu or memory or not size) else bucket
                 if fitting:
                     node = min(fitting)
                     if best is None or (free, node) < best:

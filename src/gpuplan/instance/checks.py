@@ -30,6 +30,7 @@ def all_problems(instance: Instance) -> Iterator[Problem]:
     yield from _listed_nodes(instance)
     yield from _job_references(instance)
     yield from _current_placements(instance)
+    yield from _whole_nodes_alone(instance)
 
 
 def _duplicate_ids(instance: Instance) -> Iterator[Problem]:
@@ -146,6 +147,23 @@ def _current_placements(instance: Instance) -> Iterator[Problem]:
                 yield ("current_placements", i, "node"), (
                     f"node '{row.node}' has {name} {limit} but its running jobs need {total[row.node]}"
                 )
+
+
+def _whole_nodes_alone(instance: Instance) -> Iterator[Problem]:
+    """A node a running multi-node job holds whole runs nothing else (rule 1)."""
+    nodes = node_info_by_id(instance)
+    jobs = {job.id: job for job in instance.jobs}
+    holder: dict[str, str] = {}
+    for row in instance.current_placements:
+        job, info = jobs.get(row.job), nodes.get(row.node)
+        if job is not None and info is not None and not job.cpu_only and not job.fractional \
+                and info.gpu_type in {o.gpu_type for o in job.gpu_options} and job.gpus_on(info.gpu_type) > info.gpus:
+            holder[row.node] = row.job
+    for i, row in enumerate(instance.current_placements):
+        if row.node in holder and holder[row.node] != row.job:
+            yield ("current_placements", i, "node"), (
+                f"node '{row.node}' is held whole by multi-node job '{holder[row.node]}'; '{row.job}' cannot run there"
+            )
 
 
 def _row_shape(i: int, row, job, info) -> Iterator[Problem]:

@@ -212,13 +212,13 @@ def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS, ag
                      or (p.gpu_type in _types(job) and gpu_memory[p.gpu_type] >= job.gpu_memory_gb)]
         if job.id not in running or job.migratable:
             pack_by_job[job.id] = _pack_classes(job, memory_ok, nodes)
-            job_span = None if job.cpu_only or job.fractional else _span_job(job, memory_ok, units)
+            job_span = None if job.cpu_only or job.fractional else _span_job(job, memory_ok, units, nodes)
             if job_span is not None:
                 span[job.id] = job_span
         if pack_by_job.get(job.id) or job.id in span or job.id in running:
             job_ids.append(job.id)
         else:
-            reasons[job.id] = "too_large" if memory_ok else "no_eligible_gpu"
+            reasons[job.id] = "too_large" if memory_ok or job.cpu_only else "no_eligible_gpu"
 
     groups = _groups(instance, job_ids, pack_by_job, span, running, aggregate)
     jobs = {job.id: job for job in instance.jobs}
@@ -293,12 +293,13 @@ def _pack_classes(job: Job, pools: list[PoolIndex], nodes: dict[str, NodeInfo]) 
     return sorted(found.items())
 
 
-def _span_job(job: Job, pools: list[PoolIndex], units: dict[str, SpanUnit]) -> SpanJob | None:
+def _span_job(job: Job, pools: list[PoolIndex], units: dict[str, SpanUnit], nodes: dict[str, NodeInfo]) -> SpanJob | None:
     """Whole-node units of a job, keeping only those inside a scope domain that can cover it."""
     if job.scope == "node":
         return None
     level = "pool" if job.scope == "pod" else "site"
-    eligible_pools = {p.id for p in pools if job.gpus_on(p.gpu_type) > p.gpus_per_node}
+    eligible_pools = {p.id for p in pools if job.gpus_on(p.gpu_type) > p.gpus_per_node
+                      and fits_node(job, nodes[p.nodes[0]], 0)}   # CPU and memory on every node
     candidates = [u for u in units.values()
                   if u.level == level and u.whole_nodes and eligible_pools.intersection(u.pools)]
     by_domain: dict[str, list[SpanUnit]] = defaultdict(list)

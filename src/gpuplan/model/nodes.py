@@ -124,6 +124,30 @@ def add_node_rows(built, pack) -> None:
             rule=lambda _, n, t=terms, a=attr: sum(c * v for c, v in t[n] if c) <= getattr(idx.nodes[n], a),
             doc=doc))
     _add_share_rows(m, idx, shares)
+    _add_whole_exclusion(m, idx)
+
+
+def _add_whole_exclusion(m, idx) -> None:
+    """A node held whole (by a spanning job, or kept by a running multi-node job) runs nothing
+    else: this matters for jobs that need no GPU, which the GPU row does not stop."""
+    placed_on, most = defaultdict(list), defaultdict(int)
+    for g, n in m.NODE_PACK:
+        placed_on[n].append(m.place[g, n])
+        most[n] += m.place[g, n].ub
+    holders = defaultdict(list)                   # node -> its whole-node variables
+    for n in m.WHOLE_NODES:
+        holders[n].append(m.whole[n])
+    for n, on_node in idx.node_running.items():
+        for r, held in on_node:
+            job = idx.instance_job(r)
+            if not job.cpu_only and not job.fractional and job.gpus_on(idx.nodes[n].gpu_type) > idx.nodes[n].gpus:
+                holders[n].append(m.keep[r])
+    rows = [(n, k) for n in sorted(placed_on) for k in range(len(holders[n]))]
+    m.WHOLE_HOLDERS = pyo.Set(dimen=2, ordered=True, initialize=rows, doc="(node, whole-node holder) with jobs to exclude")
+    m.node_jobs_max = pyo.Constraint(
+        m.WHOLE_HOLDERS,
+        rule=lambda _, n, k: sum(placed_on[n]) <= most[n] * (1 - holders[n][k]),
+        doc="a node held whole runs nothing else")
 
 
 def _is_keep(m, var) -> bool:

@@ -7,6 +7,12 @@ instance layer, numpy / pandas and the standard library, and never imports Pyomo
   KPIs and bound of a solution and reports every :class:`Violation`.
 - :func:`evaluate` values a placement (states, job worth, terms, objective, KPIs) without
   checking it.
+
+Placement rows are (job, node, gpus, gpu_index): ``gpu_index`` names the GPU a sharing job
+(``gpu_share_milli`` < 1000) shares and is empty for every other job; a CPU-only job (no
+``gpu_options``) has ``gpus`` 0. GPUs held count s_j/1000 for a sharing job, so ``H_t``,
+``allocated_gpus`` and the pool and tenant tables are floats. Every rule code is in
+:data:`RULES`.
 """
 
 from .check import verify

@@ -1,4 +1,7 @@
-"""verify(): read a solution, check its rows, its validity (rules 1-9) and everything it claims."""
+"""verify(): read a solution, check its rows, its validity (rules 1-9) and everything it claims.
+
+A placement row is {"job", "node", "gpu_type", "gpus", "gpu_index"}; ``gpu_index`` (absent =
+null) names the GPU a sharing job shares and is null for every other job."""
 
 from __future__ import annotations
 
@@ -119,8 +122,9 @@ def _header(data: dict, solved: bool) -> list[Violation]:
     return found
 
 
-def parse_rows(facts: Facts, placements) -> tuple[list[tuple[str, str, int]], list[Violation]]:
-    """The usable rows (known job and node, a positive GPU count) and the problems of the rest."""
+def parse_rows(facts: Facts, placements) -> tuple[list[tuple[str, str, int, int | None]], list[Violation]]:
+    """The usable rows (known job and node, a non-negative GPU count, an empty or non-negative
+    GPU index) as (job, node, gpus, gpu_index), and the problems of the rest."""
     if placements is None:
         return [], []
     if not isinstance(placements, list):
@@ -135,7 +139,8 @@ def parse_rows(facts: Facts, placements) -> tuple[list[tuple[str, str, int]], li
         if row.get("gpu_type") != node.gpu_type:
             message = f"placements[{i}]: gpu_type {row.get('gpu_type')!r}, node '{node.id}' is {node.gpu_type}"
             found.append(Violation("gpu_type", row["job"], message))
-        rows.append((row["job"], row["node"], int(row["gpus"])))
+        index = row.get("gpu_index")
+        rows.append((row["job"], row["node"], int(row["gpus"]), None if index is None else int(index)))
     return rows, found
 
 
@@ -147,6 +152,10 @@ def _row_problem(facts: Facts, i: int, row) -> Violation | None:
         return Violation("unknown_job", str(job), f"placements[{i}]: no such job")
     if not isinstance(node, str) or node not in facts.nodes:
         return Violation("unknown_node", str(node), f"placements[{i}] (job '{job}'): no such node")
-    if gpus is None or gpus != int(gpus) or gpus < 1:
-        return Violation("format", job, f"placements[{i}]: gpus {row.get('gpus')!r} is not a positive integer")
+    if gpus is None or gpus != int(gpus) or gpus < 0:
+        return Violation("format", job, f"placements[{i}]: gpus {row.get('gpus')!r} is not a non-negative integer")
+    index = row.get("gpu_index")
+    if index is not None and (number(index) is None or index != int(index) or index < 0):
+        message = f"placements[{i}]: gpu_index {index!r} is neither empty nor a non-negative integer"
+        return Violation("format", job, message)
     return None

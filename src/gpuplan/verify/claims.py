@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from .facts import NO_ELIGIBLE_GPU, TOO_LARGE, Facts, JobFacts
+from .facts import MILLI, NO_ELIGIBLE_GPU, TOO_LARGE, Facts, JobFacts
 from .value import RUNS, Evaluation, JobValue
 from .violations import Violation
 
 REASONS = (NO_ELIGIBLE_GPU, TOO_LARGE, "quota", "capacity", "objective")
 KPIS = (
-    "usable_gpus", "allocated_gpus", "gpu_utilization", "fragmented_gpus", "free_nodes",
+    "usable_gpus", "allocated_gpus", "gpu_utilization", "fragmented_gpus", "shared_gpus", "free_nodes",
     "weighted_throughput", "placed_jobs", "unplaced_jobs", "kept_jobs", "migrated_jobs", "preempted_jobs",
 )
 GAP_TOL = 1e-6
@@ -65,8 +65,9 @@ def _job_claim(facts: Facts, job: JobFacts, entry: dict, ev: Evaluation, tol: fl
     found += _reason(facts, job, value, entry.get("reason"), ev)
     if entry.get("tenant") != job.tenant:
         found.append(Violation("job_value", job.id, f"tenant {entry.get('tenant')!r}, not {job.tenant!r}"))
-    if entry.get("gpus") != value.gpus or isinstance(entry.get("gpus"), bool):
-        message = f"claims {entry.get('gpus')!r} GPUs, its rows hold {value.gpus}"
+    gpus = number(entry.get("gpus"))
+    if gpus is None or not close(gpus, value.gpus, tol):  # a sharing job holds s_j/1000
+        message = f"claims {entry.get('gpus')!r} GPUs, its rows hold {value.gpus:g}"
         found.append(Violation("job_value", job.id, message))
     for key, (low, high) in (("throughput", value.throughput_range), ("cost", value.cost_range)):
         claimed = number(entry.get(key))
@@ -100,9 +101,10 @@ def _quota(facts: Facts, job: JobFacts, ev: Evaluation) -> list[Violation]:
     cap = facts.tenants[job.tenant].max_gpus
     if cap is None:
         return [Violation("reason", job.id, f"reason 'quota' but tenant '{job.tenant}' has no cap")]
-    room = cap - ev.tenant_gpus.get(job.tenant, 0)
-    if room >= job.fewest_gpus:
-        message = f"reason 'quota' but the cap leaves {room} GPUs and the job needs {job.fewest_gpus}"
+    held = ev.tenant_milli.get(job.tenant, 0) if ev.tenant_milli else round(ev.tenant_gpus.get(job.tenant, 0) * MILLI)
+    room = cap * MILLI - held  # in thousandths of a GPU: exact with sharing jobs
+    if room >= job.fewest_milli:
+        message = f"reason 'quota' but the cap leaves {room / MILLI:g} GPUs and the job needs {job.fewest_gpus:g}"
         return [Violation("reason", job.id, message)]
     return []
 

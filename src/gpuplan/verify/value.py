@@ -4,6 +4,9 @@ Re-implemented from models/assignment.md ("A solution", "What a placed job is wo
 "Objectives", "KPIs"). :func:`evaluate` values any placement and never checks validity; the
 greedy heuristic uses it to value its own placements, :func:`~gpuplan.verify.verify` to
 recompute what a solution claims.
+
+GPUs held are summed exactly in thousandths (a sharing job holds s_j/1000 of a GPU) and
+reported as floats.
 """
 
 from __future__ import annotations
@@ -16,26 +19,28 @@ import pandas as pd
 
 from ..errors import GpuplanError
 from ..instance.schema import Instance
-from .facts import Facts, JobFacts, instance_facts
+from .facts import MILLI, Facts, JobFacts, as_gpus, instance_facts
 
 SENSE = {"throughput": "max", "cost": "min", "utilization": "max", "fairness": "max"}
 STATES = ("placed", "unplaced", "kept", "migrated", "preempted")
-RUNS = ("placed", "kept", "migrated")  # the states of a job that holds GPUs
+RUNS = ("placed", "kept", "migrated")  # the states of a job that runs
 TIE_BREAK = 1e-3  # fairness: weight of the tie-break terms, per usable GPU
 
-Row = tuple[str, str, int]  # (job, node, gpus)
+Row = tuple[str, str, int, "int | None"]  # (job, node, gpus, gpu_index)
+JobRow = tuple[str, int, "int | None"]  # (node, gpus, gpu_index) of one job
 
 
 @dataclass(frozen=True)
 class JobValue:
-    """One job's state and worth. ``throughput`` / ``cost`` are effective (after losses), from
-    the split the objective prefers; where several splits are equally good for the objective,
-    the other quantity may lie anywhere in its ``*_range``."""
+    """One job's state and worth. ``gpus`` is what the job holds: the ``gpus`` of its rows, or
+    s_j/1000 (a float) for a sharing job, 0 for a CPU-only job. ``throughput`` / ``cost`` are
+    effective (after losses), from the split the objective prefers; where several splits are
+    equally good for the objective, the other quantity may lie anywhere in its ``*_range``."""
 
     job: str
     tenant: str
     state: str
-    gpus: int
+    gpus: int | float
     raw_throughput: float = 0.0
     raw_cost: float = 0.0
     spans_sites: bool = False
@@ -52,13 +57,14 @@ class Evaluation:
     objective_name: str
     sense: str
     jobs: dict[str, JobValue]
-    tenant_gpus: dict[str, int]  # H_t
+    tenant_gpus: dict[str, float]  # H_t
     terms: dict[str, tuple[float, float]]  # term -> (weight, value)
     objective: float
     kpis: dict[str, float]
     kpi_ranges: dict[str, tuple[float, float]]  # KPIs that depend on a tie in the split
     tenant_rows: tuple[dict, ...] = field(repr=False, default=())
     pool_rows: tuple[dict, ...] = field(repr=False, default=())
+    tenant_milli: dict[str, int] = field(repr=False, default_factory=dict)  # H_t in milli (exact)
 
     @property
     def states(self) -> dict[str, str]:
@@ -73,7 +79,7 @@ class Evaluation:
         return {job: value.cost for job, value in self.jobs.items()}
 
     @property
-    def job_gpus(self) -> dict[str, int]:
+    def job_gpus(self) -> dict[str, int | float]:
         return {job: value.gpus for job, value in self.jobs.items()}
 
     def job_table(self) -> pd.DataFrame:
@@ -90,38 +96,63 @@ class Evaluation:
 
 
 def evaluate(instance: Instance, placements, *, objective: str | None = None, facts: Facts | None = None) -> Evaluation:
-    """Value ``placements`` ((job, node, gpus) tuples or a DataFrame with those columns) under
-    ``objective`` (default: the instance's). Validity is not checked. ``facts`` (from
-    :func:`instance_facts` of the same instance) saves re-deriving them when valuing many
-    placements of one instance."""
+    """Value ``placements`` under ``objective`` (default: the instance's). Rows are
+    (job, node, gpus) or (job, node, gpus, gpu_index) tuples, mappings with those keys
+    (``gpu_index`` optional), or a DataFrame with those columns (``gpu_index`` optional, NaN or
+    None for none). Validity is not checked. ``facts`` (from :func:`instance_facts` of the same
+    instance) saves re-deriving them when valuing many placements of one instance."""
     facts = facts or instance_facts(instance)
     return evaluate_rows(facts, placement_rows(placements), objective or facts.objective)
 
 
 def placement_rows(placements) -> list[Row]:
     if isinstance(placements, pd.DataFrame):
-        table = placements[["job", "node", "gpus"]]
-        return [(job, node, int(gpus)) for job, node, gpus in table.itertuples(index=False)]
+        jobs = placements["job"].tolist()
+        nodes = placements["node"].tolist()
+        gpus = [int(g) for g in placements["gpus"].tolist()]
+        if "gpu_index" in placements.columns:
+            column = placements["gpu_index"]
+            missing = column.isna().tolist()
+            index = [None if gone else int(i) for i, gone in zip(column.tolist(), missing)]
+        else:
+            index = [None] * len(jobs)
+        return list(zip(jobs, nodes, gpus, index))
     rows = []
     for row in placements:
         if isinstance(row, Mapping):
-            row = (row["job"], row["node"], row["gpus"])
-        job, node, gpus = row
-        rows.append((job, node, int(gpus)))
+            rows.append((row["job"], row["node"], int(row["gpus"]), _index(row.get("gpu_index"))))
+        elif len(row) == 4:
+            job, node, gpus, index = row
+            rows.append((job, node, int(gpus), _index(index)))
+        else:
+            job, node, gpus = row
+            rows.append((job, node, int(gpus), None))
     return rows
 
 
-def evaluate_rows(facts: Facts, rows: Iterable[Row], objective: str) -> Evaluation:
+def _index(value) -> int | None:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return None
+    return None if pd.isna(value) else int(value)
+
+
+def evaluate_rows(facts: Facts, rows: Iterable, objective: str) -> Evaluation:
+    """Value rows (job, node, gpus[, gpu_index]) of known jobs and nodes."""
     if objective not in SENSE:
         raise GpuplanError(f"unknown objective '{objective}' (known: {', '.join(SENSE)})")
     by_job = group_rows(facts, rows)
-    values = {jid: _job_value(facts, job, by_job.get(jid, []), objective) for jid, job in facts.jobs.items()}
-    tenant_gpus = {tenant: 0 for tenant in facts.tenants}
-    for value in values.values():
-        tenant_gpus[value.tenant] = tenant_gpus.get(value.tenant, 0) + value.gpus
-    terms = _terms(facts, values, tenant_gpus, objective)
-    node_used = _node_used(facts, by_job)
-    kpis, kpi_ranges = _kpis(facts, values, node_used)
+    values = {}
+    tenant_milli = {tenant: 0 for tenant in facts.tenants}
+    for jid, job in facts.jobs.items():
+        job_rows = by_job.get(jid, ())
+        values[jid] = _job_value(facts, job, job_rows, objective)
+        if job_rows:
+            milli = job.held_milli(sum(gpus for _, gpus, _ in job_rows))
+            tenant_milli[job.tenant] = tenant_milli.get(job.tenant, 0) + milli
+    tenant_gpus = {t: as_gpus(milli) for t, milli in tenant_milli.items()}
+    terms = _terms(facts, values, tenant_milli, objective)
+    usage = NodeUsage.of(facts, by_job)
+    kpis, kpi_ranges = _kpis(facts, values, tenant_milli, usage)
     return Evaluation(
         objective_name=objective,
         sense=SENSE[objective],
@@ -131,47 +162,62 @@ def evaluate_rows(facts: Facts, rows: Iterable[Row], objective: str) -> Evaluati
         objective=sum(weight * value for weight, value in terms.values()),
         kpis=kpis,
         kpi_ranges=kpi_ranges,
-        tenant_rows=tuple(_tenant_rows(facts, values, tenant_gpus)),
-        pool_rows=tuple(_pool_rows(facts, by_job, node_used)),
+        tenant_rows=tuple(_tenant_rows(facts, values, tenant_milli)),
+        pool_rows=tuple(_pool_rows(facts, usage)),
+        tenant_milli=tenant_milli,
     )
 
 
-def group_rows(facts: Facts, rows: Iterable[Row]) -> dict[str, list[tuple[str, int]]]:
-    by_job: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for job, node, gpus in rows:
-        if job not in facts.jobs:
+def group_rows(facts: Facts, rows: Iterable) -> dict[str, list[JobRow]]:
+    """Rows (job, node, gpus[, gpu_index]) by job, as (node, gpus, gpu_index)."""
+    by_job: dict[str, list[JobRow]] = defaultdict(list)
+    jobs, nodes = facts.jobs, facts.nodes
+    for row in rows:
+        if len(row) == 4:
+            job, node, gpus, index = row
+        else:
+            (job, node, gpus), index = row, None
+        if job not in jobs:
             raise GpuplanError(f"placement row names unknown job '{job}'")
-        if node not in facts.nodes:
+        if node not in nodes:
             raise GpuplanError(f"placement row of job '{job}' names unknown node '{node}'")
-        by_job[job].append((node, gpus))
+        by_job[job].append((node, gpus, index))
     return dict(by_job)
 
 
-def job_state(job: JobFacts, rows: list[tuple[str, int]]) -> str:
+def job_state(job: JobFacts, rows) -> str:
+    """The state its rows (node, gpus, gpu_index) give a job."""
     if not job.running:
         return "placed" if rows else "unplaced"
     if not rows:
         return "preempted"
-    return "kept" if tuple(sorted(rows)) == job.current else "migrated"
+    return "kept" if job.same_rows(rows) else "migrated"
 
 
 # ---------------------------------------------------------------- one job
 
 
-def _job_value(facts: Facts, job: JobFacts, rows: list[tuple[str, int]], objective: str) -> JobValue:
+def _job_value(facts: Facts, job: JobFacts, rows, objective: str) -> JobValue:
     state = job_state(job, rows)
     if not rows:
         return JobValue(job.id, job.tenant, state, 0)
-    nodes = [facts.nodes[node] for node, _ in rows]
-    held_on: Counter[str] = Counter()
-    for node, gpus in rows:
-        held_on[facts.nodes[node].gpu_type] += gpus
-    cover = {g: held / job.options[g].gpus for g, held in held_on.items() if g in job.options}
+    total = sum(gpus for _, gpus, _ in rows)
+    held = as_gpus(job.held_milli(total)) if job.sharing else job.held_milli(total) // MILLI
+    if job.cpu_only:  # worth nothing
+        return JobValue(job.id, job.tenant, state, held)
+    nodes = [facts.nodes[node] for node, _, _ in rows]
+    if job.sharing:  # worth its option on the type it shares: coverage 1
+        cover = {node.gpu_type: 1.0 for node in nodes if node.gpu_type in job.options}
+    else:
+        held_on: Counter[str] = Counter()
+        for node, (_, gpus, _) in zip(nodes, rows):
+            held_on[node.gpu_type] += gpus
+        cover = {g: held / job.options[g].gpus for g, held in held_on.items() if g in job.options}
     best, other = _splits(job, cover, objective)
     raw_t = [sum(job.options[g].throughput * u for g, u in split.items()) for split in (best, other)]
     raw_c = [sum(job.options[g].cost_per_hour * u for g, u in split.items()) for split in (best, other)]
     spans = len({node.site for node in nodes}) >= 2
-    mixes = len({node.gpu_type for node in nodes}) >= 2
+    mixes = len({node.gpu_type for node in nodes if node.gpu_type is not None}) >= 2
     loss = facts.cross_site_penalty * spans + facts.mixed_type_penalty * mixes
     eff_t = [t * (1 - loss) for t in raw_t]
     eff_c = [c * (1 + loss) for c in raw_c]
@@ -179,7 +225,7 @@ def _job_value(facts: Facts, job: JobFacts, rows: list[tuple[str, int]], objecti
         job=job.id,
         tenant=job.tenant,
         state=state,
-        gpus=sum(gpus for _, gpus in rows),
+        gpus=held,
         raw_throughput=raw_t[0],
         raw_cost=raw_c[0],
         spans_sites=spans,
@@ -222,7 +268,7 @@ def _fill(cover: dict[str, float], order: list[str]) -> dict[str, float]:
 # ---------------------------------------------------------------- objective terms
 
 
-def _terms(facts: Facts, values: dict[str, JobValue], tenant_gpus: dict[str, int], objective: str):
+def _terms(facts: Facts, values: dict[str, JobValue], tenant_milli: dict[str, int], objective: str):
     running = [v for v in values.values() if v.state in RUNS]
     migration = float(sum(facts.jobs[v.job].migration_cost for v in values.values() if v.state == "migrated"))
     preemption = float(sum(facts.jobs[v.job].preemption_cost for v in values.values() if v.state == "preempted"))
@@ -240,7 +286,7 @@ def _terms(facts: Facts, values: dict[str, JobValue], tenant_gpus: dict[str, int
             "migration_cost": (sign, migration),
             "preemption_cost": (sign, preemption),
         }
-    allocated = float(sum(tenant_gpus.values()))
+    allocated = as_gpus(sum(tenant_milli.values()))
     if objective == "utilization":
         return {
             "allocated_gpus": (1.0, allocated),
@@ -249,21 +295,28 @@ def _terms(facts: Facts, values: dict[str, JobValue], tenant_gpus: dict[str, int
         }
     tie = TIE_BREAK / (facts.usable_gpus or 1)
     return {
-        "min_tenant_share": (1.0, min_tenant_share(facts, tenant_gpus)),
+        "min_tenant_share": (1.0, min_tenant_share(facts, {t: as_gpus(m) for t, m in tenant_milli.items()})),
         "allocated_gpus": (tie, allocated),
         "migration_cost": (-tie, migration),
         "preemption_cost": (-tie, preemption),
     }
 
 
+def _demand_milli(facts: Facts) -> dict[str, int]:
+    if facts.demand_milli is not None:
+        return facts.demand_milli
+    return {t: round(d * MILLI) for t, d in facts.demand.items()}
+
+
 def entitlements(facts: Facts) -> dict[str, float]:
     """E_t = min(D_t, GPUs * w_t / sum w) over the tenants with demand."""
-    wanting = [t for t in facts.tenants.values() if facts.demand[t.id] > 0]
+    demand = _demand_milli(facts)
+    wanting = [t for t in facts.tenants.values() if demand.get(t.id, 0) > 0]
     total_weight = sum(t.weight for t in wanting)
     return {t.id: min(facts.demand[t.id], facts.usable_gpus * t.weight / total_weight) for t in wanting}
 
 
-def min_tenant_share(facts: Facts, tenant_gpus: dict[str, int]) -> float:
+def min_tenant_share(facts: Facts, tenant_gpus: dict[str, float]) -> float:
     """min_t min(1, H_t / E_t) over tenants with demand; 1 when no tenant has demand, and a
     tenant with zero entitlement (no usable GPUs) counts as fully served."""
     shares = [
@@ -275,25 +328,57 @@ def min_tenant_share(facts: Facts, tenant_gpus: dict[str, int]) -> float:
 # ---------------------------------------------------------------- KPIs
 
 
-def _node_used(facts: Facts, by_job: dict[str, list[tuple[str, int]]]) -> dict[str, int]:
-    used = {node_id: node.reserved_gpus for node_id, node in facts.nodes.items()}
-    for rows in by_job.values():
-        for node, gpus in rows:
-            used[node] += gpus
-    return used
+@dataclass
+class NodeUsage:
+    """What the rows put on each node: GPUs held (milli; sharing rows s_j, CPU-only rows 0),
+    the nodes some job runs on, and the GPUs (node, gpu_index) sharing jobs use."""
+
+    held_milli: dict[str, int]
+    occupied: set[str]
+    shared: set[tuple[str, int]]
+
+    @classmethod
+    def of(cls, facts: Facts, by_job: dict[str, list[JobRow]]) -> NodeUsage:
+        held: dict[str, int] = defaultdict(int)
+        shared: set[tuple[str, int]] = set()
+        for job_id, rows in by_job.items():
+            job = facts.jobs[job_id]
+            for node, gpus, index in rows:
+                held[node] += job.held_milli(gpus)
+                if job.sharing and index is not None:
+                    shared.add((node, index))
+        return cls(dict(held), set(held), shared)
+
+    def free_milli(self, node) -> int:
+        """C_n - R_n minus the GPUs its jobs hold, in milli (negative when over-used)."""
+        return (node.gpus - node.reserved_gpus) * MILLI - self.held_milli.get(node.id, 0)
+
+    def fragmented_milli(self, node) -> int:
+        """Free GPU capacity of a node where some job runs or GPUs are reserved and some GPU
+        capacity is free (0 otherwise)."""
+        if node.id not in self.occupied and not node.reserved_gpus:
+            return 0
+        return max(0, self.free_milli(node))
 
 
-def _kpis(facts: Facts, values: dict[str, JobValue], used: dict[str, int]):
+def _kpis(facts: Facts, values: dict[str, JobValue], tenant_milli: dict[str, int], usage: NodeUsage):
     usable = facts.usable_gpus
-    allocated = sum(v.gpus for v in values.values())
+    allocated = as_gpus(sum(tenant_milli.values()))
     counts = Counter(v.state for v in values.values())
     weighted = [(facts.jobs[v.job].priority, v) for v in values.values() if v.state in RUNS]
+    nodes = facts.nodes
+    fragmented = sum(usage.fragmented_milli(nodes[n]) for n in usage.occupied)
+    fragmented += sum(
+        usage.fragmented_milli(node) for node in nodes.values() if node.reserved_gpus and node.id not in usage.occupied
+    )
+    free_nodes = sum(1 for node in nodes.values() if not node.reserved_gpus and node.id not in usage.occupied)
     kpis = {
         "usable_gpus": float(usable),
-        "allocated_gpus": float(allocated),
+        "allocated_gpus": allocated,
         "gpu_utilization": allocated / usable if usable else 0.0,
-        "fragmented_gpus": float(sum(_fragmented(facts.nodes[n].gpus, u) for n, u in used.items())),
-        "free_nodes": float(sum(1 for u in used.values() if u == 0)),
+        "fragmented_gpus": as_gpus(fragmented),
+        "shared_gpus": float(len(usage.shared)),
+        "free_nodes": float(free_nodes),
         "weighted_throughput": sum(w * v.throughput for w, v in weighted),
         **{f"{state}_jobs": float(counts[state]) for state in STATES},
     }
@@ -306,42 +391,41 @@ def _kpis(facts: Facts, values: dict[str, JobValue], used: dict[str, int]):
     return kpis, ranges
 
 
-def _fragmented(gpus: int, used: int) -> int:
-    """Free GPUs of a node where some GPUs are held or reserved and some are free."""
-    return gpus - used if 0 < used < gpus else 0
-
-
-def _tenant_rows(facts: Facts, values: dict[str, JobValue], tenant_gpus: dict[str, int]):
+def _tenant_rows(facts: Facts, values: dict[str, JobValue], tenant_milli: dict[str, int]):
     usable = facts.usable_gpus
+    placed: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    throughput: dict[str, float] = defaultdict(float)
+    for v in values.values():
+        total[v.tenant] += 1
+        placed[v.tenant] += v.state in RUNS
+        throughput[v.tenant] += facts.jobs[v.job].priority * v.throughput
     for tenant in facts.tenants.values():
-        jobs = [v for v in values.values() if v.tenant == tenant.id]
+        held = as_gpus(tenant_milli.get(tenant.id, 0))
         yield {
             "tenant": tenant.id,
-            "gpus": tenant_gpus.get(tenant.id, 0),
-            "share": tenant_gpus.get(tenant.id, 0) / usable if usable else 0.0,
+            "gpus": held,
+            "share": held / usable if usable else 0.0,
             "floor": tenant.guaranteed_gpus,
             "cap": tenant.max_gpus,
             "demand": facts.demand[tenant.id],
-            "jobs_placed": sum(1 for v in jobs if v.state in RUNS),
-            "jobs": len(jobs),
-            "weighted_throughput": sum(facts.jobs[v.job].priority * v.throughput for v in jobs),
+            "jobs_placed": placed[tenant.id],
+            "jobs": total[tenant.id],
+            "weighted_throughput": throughput[tenant.id],
         }
 
 
-def _pool_rows(facts: Facts, by_job: dict[str, list[tuple[str, int]]], used: dict[str, int]):
-    held: Counter[str] = Counter()
-    for rows in by_job.values():
-        for node, gpus in rows:
-            held[node] += gpus
+def _pool_rows(facts: Facts, usage: NodeUsage):
+    held = usage.held_milli
     for pool in facts.pools.values():
         usable = sum(node.usable_gpus for node in pool.nodes)
-        allocated = sum(held[node.id] for node in pool.nodes)
+        allocated = as_gpus(sum(held.get(node.id, 0) for node in pool.nodes))
         yield {
             "pool": pool.id,
             "nodes": len(pool.nodes),
             "gpus": pool.gpus_per_node * len(pool.nodes),
             "allocated": allocated,
-            "free": sum(max(0, node.gpus - used[node.id]) for node in pool.nodes),
-            "fragmented": sum(_fragmented(node.gpus, used[node.id]) for node in pool.nodes),
+            "free": as_gpus(sum(max(0, usage.free_milli(node)) for node in pool.nodes)),
+            "fragmented": as_gpus(sum(usage.fragmented_milli(node) for node in pool.nodes)),
             "utilization": allocated / usable if usable else 0.0,
         }

@@ -8,16 +8,27 @@ from ..errors import GpuplanError
 
 # Every rule code the verifier reports, with what it means (models/assignment.md, Rules).
 RULES: dict[str, str] = {
-    "format": "the solution is malformed (a missing key, a value of the wrong type, a bad row)",
+    "format": "the solution is malformed (a missing key, a value of the wrong type, a bad row: gpus not "
+    "a non-negative integer, gpu_index neither empty nor a non-negative integer)",
     "status": "a solution without a solution status (infeasible, unbounded, error) has placements",
     "unknown_job": "a row or a jobs[] entry names a job the instance does not have",
     "unknown_node": "a row names a node the instance does not have",
     "gpu_type": "a row's gpu_type is not the GPU type of its node",
-    "node_capacity": "rule 1: reserved plus held GPUs exceed a node's GPUs",
-    "eligibility": "rule 3: a node's GPU type is not an option of the job or has too little memory",
-    "gang_single_node": "rule 4: a job on one node holds other than its GPU count there, or a "
-    "job that fits in one node is spread over several",
-    "whole_node": "rule 5: a multi-node job holds part of a node, or shares one",
+    "node_capacity": "rule 1: reserved GPUs plus the GPUs held whole plus the GPUs shared (distinct "
+    "GPU indices of sharing rows) exceed a node's GPUs",
+    "gpu_share": "rule 1: the sharing jobs on one GPU (node and gpu_index) need more than 1000 milli",
+    "node_cpu": "rule 1: the jobs with a row on a node need more CPU (cpu_milli) than the node has",
+    "node_memory": "rule 1: the jobs with a row on a node need more host memory (host_memory_mib) than "
+    "the node has",
+    "sharing": "a row's gpu_index does not fit its job (A solution, rule 4): a sharing job's row names "
+    "no GPU or one outside 0..C_n-1, or a non-sharing job's row names one (checked on every row)",
+    "eligibility": "rule 3: a node's GPU type is not an option of the job or has too little memory (or "
+    "the node is CPU-only), or a CPU-only job runs on a node that accounts for neither CPU nor memory",
+    "gang_single_node": "rule 4: a job on one node holds other than its GPU count there (1 for a sharing "
+    "job, 0 for a CPU-only job), a job that fits in one node is spread over several, or a sharing or "
+    "CPU-only job runs on several nodes",
+    "whole_node": "rules 1 and 5: a multi-node job holds part of a node or shares one, or a node a kept "
+    "multi-node job holds whole runs another job",
     "coverage": "rule 5: a multi-node job's nodes do not cover its GPU need",
     "redundant_node": "rule 5: a multi-node job could drop a node and still be covered",
     "scope": "rule 5: a multi-node job's nodes break its topology scope",
@@ -25,11 +36,11 @@ RULES: dict[str, str] = {
     "duplicate_row": "rule 6: a job holds GPUs on one node in more than one row",
     "running_rules": "rule 7: a non-migratable job is moved or a non-preemptible job stopped",
     "required": "rule 8: a required job does not run",
-    "tenant_cap": "rule 9: a tenant holds more GPUs than its cap",
+    "tenant_cap": "rule 9: a tenant holds more GPUs than its cap (a sharing job holds s_j/1000)",
     "tenant_floor": "rule 9: a tenant holds fewer GPUs than min(guaranteed, demand)",
     "state": "a job's claimed state is not the one its rows give, or a job is missing from jobs[]",
     "reason": "a job's unplaced reason is missing, unknown or wrong",
-    "job_value": "a job's claimed tenant, GPUs, throughput or cost is wrong",
+    "job_value": "a job's claimed tenant, GPUs (s_j/1000 for a sharing job), throughput or cost is wrong",
     "objective_term": "an objective term is missing, unknown, or has a wrong weight, value or "
     "contribution",
     "objective": "the objective (or its sense) is not the one the placement gives",
