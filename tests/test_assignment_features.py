@@ -432,9 +432,9 @@ def _():
 
 @case("gpu_sharing_kept", optimum=2, binds=("node_share_kept_min", "node_share_active_min"))
 def _():
-    # Two pinned running jobs share GPU 0 and GPU 1 (200 milli each): no GPU is free for the
-    # whole-GPU job, although the shares would fit on one GPU.
-    pinned = dict(migratable=False, preemptible=False)
+    # Two running jobs share GPU 0 and GPU 1 (200 milli each): no GPU is free for the whole-GPU
+    # job, although the shares would fit on one GPU; stopping one costs more than it gains.
+    pinned = dict(migratable=False, preemption_cost=20)
     inst = cluster([limited_pool("t", 2)],
                    [sharing("r1", 200, 1, **pinned), sharing("r2", 200, 1, **pinned), job("whole", {"A": (1, 10)})],
                    current=[("r1", "t-00", 1, 0), ("r2", "t-00", 1, 1)])

@@ -22,30 +22,43 @@ from gpuplan.verify.facts import instance_facts
 from gpuplan.verify.rules import placement_violations
 from gpuplan.verify.value import evaluate_rows, group_rows
 
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("GPUPLAN_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("GPUPLAN_EXAMPLES", 40)), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 OBJECTIVES = ["throughput", "utilization", "cost", "fairness"]
 
 
 @st.composite
 def tiny_instances(draw):
+    resources = draw(st.booleans())   # CPU limits, GPU sharing, CPU-only jobs
     pools = []
     for i in range(draw(st.integers(1, 2))):
         gpu_type = draw(st.sampled_from(["A", "C"]))
         where = draw(st.sampled_from([("p1", "s1"), ("p2", "s1"), ("p3", "s2")]))
-        pools.append(pool(f"k{i}", gpu_type, draw(st.integers(2, 4)), draw(st.integers(1, 2)), pod=where[0], site=where[1]))
+        spec = pool(f"k{i}", gpu_type, draw(st.integers(2, 4)), draw(st.integers(1, 2)), pod=where[0], site=where[1])
+        if resources and draw(st.booleans()):
+            spec["cpu_milli_per_node"] = draw(st.sampled_from([4000, 8000]))
+        pools.append(spec)
+    if resources and draw(st.booleans()):
+        pools.append({**pool("cpu", None, 0, 1), "cpu_milli_per_node": 6000})
     jobs = []
     for j in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["gpu", "gpu", "share", "cpu"])) if resources else "gpu"
         types = draw(st.sampled_from([["A"], ["C"], ["A", "C"]]))
-        jobs.append({
+        spec = {
             "id": f"j{j}",
             "tenant": draw(st.sampled_from(["t", "u"])),
             "priority": draw(st.sampled_from([1, 2])),
             "scope": draw(st.sampled_from(["node", "pod", "site", "any"])),
             "allow_mixed_types": draw(st.booleans()),
             "required": draw(st.booleans()) and draw(st.booleans()),
-            "gpu_options": [{"gpu_type": g, "gpus": draw(st.integers(1, 6)), "throughput": draw(st.integers(1, 5)),
-                             "cost_per_hour": draw(st.integers(0, 3))} for g in types],
-        })
+            "gpu_options": [{"gpu_type": g, "gpus": 1 if kind == "share" else draw(st.integers(1, 6)),
+                             "throughput": draw(st.integers(1, 5)), "cost_per_hour": draw(st.integers(0, 3))}
+                            for g in types] if kind != "cpu" else [],
+        }
+        if kind == "share":
+            spec["gpu_share_milli"] = draw(st.sampled_from([300, 450, 600, 700]))
+        if resources:
+            spec["cpu_milli"] = draw(st.sampled_from([0, 2000, 3000]))
+        jobs.append(spec)
     tenants = [{"id": "t", "guaranteed_gpus": draw(st.sampled_from([0, 0, 2]))},
                {"id": "u", "weight": draw(st.sampled_from([1, 2])), "max_gpus": draw(st.sampled_from([None, 4, 8]))}]
     tenants[1] = {k: v for k, v in tenants[1].items() if v is not None}
@@ -58,11 +71,15 @@ def _maybe_running(draw, data):
     """Sometimes job j0 already runs on the first node (if it fits there)."""
     if not draw(st.booleans()):
         return
-    first_pool = data["node_pools"][0]
-    option = next((o for o in data["jobs"][0]["gpu_options"] if o["gpu_type"] == first_pool["gpu_type"]), None)
-    if option is None or option["gpus"] > first_pool["gpus_per_node"]:
+    first_pool, job = data["node_pools"][0], data["jobs"][0]
+    option = next((o for o in job["gpu_options"] if o["gpu_type"] == first_pool["gpu_type"]), None)
+    if option is None or option["gpus"] > first_pool["gpus_per_node"] \
+            or job.get("cpu_milli", 0) > first_pool.get("cpu_milli_per_node", 10**9):
         return
-    data["current_placements"] = [{"job": "j0", "node": f"{first_pool['id']}-00", "gpus": option["gpus"]}]
+    row = {"job": "j0", "node": f"{first_pool['id']}-00", "gpus": option["gpus"]}
+    if "gpu_share_milli" in job:
+        row["gpu_index"] = 0
+    data["current_placements"] = [row]
     data["jobs"][0].update(migratable=draw(st.booleans()), preemptible=draw(st.booleans()),
                            migration_cost=draw(st.integers(0, 2)), preemption_cost=draw(st.integers(0, 3)))
 
@@ -73,12 +90,18 @@ def _candidates(instance, job, nodes, current):
     found = [()]
     if current:
         found.append(tuple(current))
+    if job.cpu_only:
+        return found + [((job.id, node.id, 0, None),) for node in nodes]
     for node in nodes:
         if node.gpu_type in options and options[node.gpu_type] <= node.gpus:
-            found.append(((job.id, node.id, options[node.gpu_type]),))
-    for size in range(2, len(nodes) + 1):
-        for group in itertools.combinations(nodes, size):
-            found.append(tuple((job.id, node.id, node.gpus) for node in group))
+            if job.fractional:
+                found += [((job.id, node.id, 1, i),) for i in range(node.gpus)]
+            else:
+                found.append(((job.id, node.id, options[node.gpu_type], None),))
+    if not job.fractional:
+        for size in range(2, len(nodes) + 1):
+            for group in itertools.combinations([n for n in nodes if n.gpus], size):
+                found.append(tuple((job.id, node.id, node.gpus, None) for node in group))
     return found
 
 
@@ -89,15 +112,15 @@ def brute_force(instance):
     capacity = {n.id: n.usable_gpus for n in nodes}
     current = {}
     for row in instance.current_placements:
-        current.setdefault(row.job, []).append((row.job, row.node, row.gpus))
+        current.setdefault(row.job, []).append((row.job, row.node, row.gpus, row.gpu_index))
     per_job = [_candidates(instance, job, nodes, current.get(job.id)) for job in instance.jobs]
     objective = instance.options.objective
     best = None
     for combo in itertools.product(*per_job):
         rows = [row for rows in combo for row in rows]
         used = {}
-        for _, node, gpus in rows:
-            used[node] = used.get(node, 0) + gpus
+        for _, node, gpus, index in rows:
+            used[node] = used.get(node, 0) + (gpus if index is None else 0)
         if any(used[n] > capacity[n] for n in used):
             continue
         ev = evaluate_rows(facts, rows, objective)

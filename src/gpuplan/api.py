@@ -15,6 +15,7 @@ from .instance.schema import Instance
 from .model import PROBLEMS, build_model
 from .model.bounds import trivial_bound
 from .model.disaggregate import solution_rows
+from .model.neighborhoods import ShareRepair, node_neighborhoods
 from .model.terms import SENSE
 from .model.warm_start import apply_start
 from .reasons import unplaced_reasons
@@ -25,6 +26,9 @@ from .verify import evaluate
 from .verify.facts import instance_facts
 
 METHODS = ("milp", "greedy")
+LNS_THRESHOLD = 50_000        # per-node pairs above which the MIP is improved by neighbourhood search
+DEFAULT_SEARCH_S = 60.0       # search time when no time limit is given
+EXTRACTION_RESERVE_S = 5.0    # kept back from the time limit to turn the solution into nodes
 NOT_RUNNING = ("unplaced", "preempted")
 
 
@@ -87,6 +91,9 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
     tick = time.perf_counter()
     built = build_model(base["idx"], base["objective"], base["problem"])
     timings["build_s"] = time.perf_counter() - tick
+    if built.stuck:
+        return _finish(base, timings, started, status="infeasible",
+                       message=f"job(s) that must run have no room left: {', '.join(built.stuck[:5])}")
     if options.solver != "highs" or built.model.nvariables() == 0:
         start_set = options.warm_start and start.complete and apply_start(built, start.rows)
         return _from_outcome(base, timings, started, built, solve_model(built.model, options), start, start_set)
@@ -104,6 +111,7 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
         best = _best_start(base, built, start, relaxation)
         timings["rounding_s"] = time.perf_counter() - tick
         start_set = best is not None and apply_start(built, best.rows)
+        base["relaxation_bound"] = relaxation.bound
         if start_set and relaxation.bound is not None:
             value = pyo.value(built.model.objective.expr)
             gap = relative_gap(value, relaxation.bound)
@@ -111,10 +119,46 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
                 return _finish(base, timings, started, status="optimal", rows=best.rows, bound=relaxation.bound,
                                solver_objective=value, log=session.log.getvalue(),
                                message="proved by the LP relaxation bound (no branching needed)")
+            if len(built.model.NODE_PACK) > LNS_THRESHOLD:
+                return _search_neighborhoods(base, timings, started, options, built, session, relaxation)
         if start_set:
             session.pass_start()
     outcome = session.solve(_remaining(options, started))
     return _from_outcome(base, timings, started, built, outcome, start, start_set)
+
+
+def _search_neighborhoods(base, timings, started, options, built, session, relaxation) -> Result:
+    """Per-node models this large are beyond branch-and-bound in a minute: improve the start by
+    re-packing a few hundred nodes at a time instead (the relaxation bound stays the proof)."""
+    remaining = _remaining(options, started)
+    budget = DEFAULT_SEARCH_S if remaining is None else max(1.0, remaining - EXTRACTION_RESERVE_S)
+    nodes = len({n for _, n in built.model.NODE_PACK})
+    size = max(20, min(60, nodes // 20))
+    repair = ShareRepair(built, session.columns)
+    improvement = session.improve(node_neighborhoods(built, size, seed=options.seed), built.sense, budget,
+                                  repair=repair)
+    timings["search_s"] = improvement.seconds
+    value = improvement.objective
+    gap = relative_gap(value, relaxation.bound)
+    tick = time.perf_counter()
+    nodes_out = solution_rows(built)
+    timings["extract_s"] = time.perf_counter() - tick
+    status = "optimal" if gap is not None and gap <= options.mip_gap else "feasible"
+    message = (f"large-neighbourhood search: {improvement.rounds} rounds of {size} nodes in "
+               f"{improvement.seconds:.0f} s; bound from the LP relaxation")
+    solver_objective = value
+    if nodes_out.dropped:
+        status, solver_objective = "feasible", None
+        message += f"; {len(nodes_out.dropped)} sharing job(s) did not pack onto GPUs and were dropped"
+    return _finish(base, timings, started, status=status, rows=nodes_out.rows, bound=relaxation.bound,
+                   solver_objective=solver_objective, message=message, log=session.log.getvalue())
+
+
+def _tighter(a, b, sense: str):
+    """The better of two valid bounds (the smaller for a maximisation)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a, b) if sense == "max" else max(a, b)
 
 
 def _remaining(options: SolveOptions, started: float) -> float | None:
@@ -153,7 +197,7 @@ def _from_outcome(base, timings, started, built, outcome, start, start_set) -> R
             status, solver_objective = "feasible", None
             message = "; ".join(filter(None, [message, f"{len(nodes.dropped)} sharing job(s) did not pack onto "
                                               f"GPUs and were dropped: {', '.join(nodes.dropped[:5])}"]))
-    bound = outcome.bound
+    bound = _tighter(outcome.bound, base.get("relaxation_bound"), SENSE[base["objective"]])
     if bound is None and outcome.status in ("feasible", "time_limit"):
         bound = trivial_bound(base["idx"], base["objective"])
         message = "; ".join(filter(None, [message, "solver stopped before its first bound: trivial bound"]))

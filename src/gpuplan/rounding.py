@@ -20,7 +20,8 @@ def lp_guide(built) -> LpGuide:
 
     pack = values(m.assign)
     idx = built.index
-    for (g, n), value in values(m.place).items():     # assign mode: per class, like the others
+    node = values(m.place)
+    for (g, n), value in node.items():     # assign mode: per class too, like the others
         key = (g, idx.pools[idx.nodes[n].pool].gpu_class)
         pack[key] = pack.get(key, 0.0) + value
-    return LpGuide(keep=values(m.keep), pack=pack, span=values(m.span_nodes), spanned=values(m.spanned))
+    return LpGuide(keep=values(m.keep), pack=pack, node=node, span=values(m.span_nodes), spanned=values(m.spanned))

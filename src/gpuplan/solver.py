@@ -98,6 +98,13 @@ def _solve_highs(model, options: SolveOptions) -> SolverOutcome:
 
 
 @dataclass
+class Improvement:
+    objective: float            # of the best solution found (the model's value)
+    rounds: int
+    seconds: float
+
+
+@dataclass
 class Relaxation:
     status: str                 # optimal | infeasible | unbounded | time_limit | error
     bound: float | None         # the LP optimum: a bound on every integer solution
@@ -123,6 +130,11 @@ class HighsSession:
                      "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
                      "update_vars", "update_parameters", "update_named_expressions", "update_objective"):
             setattr(self.solver.config.auto_updates, flag, False)
+
+    @property
+    def columns(self) -> dict[int, int]:
+        """id(Pyomo variable) -> HiGHS column."""
+        return self.solver._pyomo_var_to_solver_var_map
 
     @property
     def _tee(self):
@@ -167,6 +179,64 @@ class HighsSession:
 
     def pass_start(self) -> bool | None:
         return _pass_mip_start(self.solver, self.model)
+
+    def improve(self, neighborhoods, sense: str, seconds: float, step_seconds: float = 3.0,
+                patience: int = 30, repair=None) -> Improvement:
+        """Large-neighbourhood search from the variables' current values (a complete solution).
+
+        Each neighbourhood is a list of Pyomo variables left free; every other variable is
+        fixed at the incumbent, and HiGHS solves what is left (presolve removes the fixed part)
+        starting from the incumbent. Better solutions are kept. Stops after ``seconds``, or
+        after ``patience`` neighbourhoods in a row without a gain. The variables end holding
+        the best solution found. ``neighborhoods`` yields (label, variables); ``repair(x,
+        label)``, when given, turns a candidate into a valid one before it is judged."""
+        highs = self.solver._solver_model
+        column_of = self.solver._pyomo_var_to_solver_var_map
+        variables = [v for v in self.model.component_data_objects(pyo.Var, active=True) if id(v) in column_of]
+        columns = np.array([column_of[id(v)] for v in variables], dtype=np.int32)
+        incumbent = np.zeros(highs.getNumCol())
+        incumbent[columns] = [v.value or 0.0 for v in variables]
+        lp = highs.getLp()
+        lower, upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
+        cost, offset = np.array(lp.col_cost_), lp.offset_
+
+        def objective(x):
+            return float(cost @ x + offset)
+
+        best = objective(incumbent)
+        sign = 1.0 if sense == "max" else -1.0
+        started, rounds, idle = time.perf_counter(), 0, 0
+        all_columns = np.arange(highs.getNumCol(), dtype=np.int32)
+        with capture_output(output=self._tee, capture_fd=True):
+            highs.setOptionValue("log_to_console", False)
+            for label, free_vars in neighborhoods:
+                left = seconds - (time.perf_counter() - started)
+                if left <= 0.5 or idle >= patience:
+                    break
+                free = np.array([column_of[id(v)] for v in free_vars if id(v) in column_of], dtype=np.int32)
+                fixed_lower, fixed_upper = incumbent.copy(), incumbent.copy()
+                fixed_lower[free], fixed_upper[free] = lower[free], upper[free]
+                highs.changeColsBounds(len(all_columns), all_columns, fixed_lower, fixed_upper)
+                highs.setSolution(len(all_columns), all_columns, incumbent)
+                self._set_common_options(highs, min(step_seconds, left))
+                highs.setOptionValue("mip_rel_gap", 1e-6)
+                highs.run()
+                rounds += 1
+                solution = highs.getSolution()
+                if highs.getInfo().primal_solution_status == 2:
+                    candidate = np.array(solution.col_value)
+                    if repair is not None:
+                        candidate = repair(np.round(candidate, 9), label)
+                    value = objective(candidate)
+                    if sign * (value - best) > 1e-9 * max(1.0, abs(best)):
+                        incumbent, best, idle = np.round(candidate, 9), value, 0
+                        continue
+                idle += 1
+            highs.changeColsBounds(len(all_columns), all_columns, lower, upper)
+        for var, column in zip(variables, columns):
+            var.set_value(float(incumbent[column]), skip_validation=True)
+        return Improvement(best, rounds, time.perf_counter() - started)
+
 
     def solve(self, time_limit: float | None) -> SolverOutcome:
         tick = time.perf_counter()

@@ -14,7 +14,7 @@ import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..instance.index import AssignmentIndex, PackPair
+from ..instance.index import AssignmentIndex, PackPair, accounts_cpu
 from ..instance.placement import Placement, current_rows
 from ..model.tenants import tenant_entitlements
 from .state import ClusterState
@@ -50,6 +50,7 @@ class LpGuide:
 
     keep: dict[str, float] = field(default_factory=dict)                  # running job -> keep
     pack: dict[tuple[str, str], float] = field(default_factory=dict)      # (group, class) -> members
+    node: dict[tuple[str, str], float] = field(default_factory=dict)      # (group, node) -> members
     span: dict[tuple[str, str], float] = field(default_factory=dict)      # (job, unit) -> nodes
     spanned: dict[str, float] = field(default_factory=dict)
 
@@ -91,11 +92,17 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
                      if option.pools.intersection(idx.units[u].pools))
         return (lp, option.value, -option.fit)
 
+    node_budget = _node_budgets(guide) if guide is not None else {}
+
     def try_place(job_id: str) -> bool:
         job = idx.instance_job(job_id)
         cap = tenants[job.tenant].max_gpus
-        options = [o for o in job_options(idx, state, job_id, pack_of[job_id], objective)
-                   if cap is None or held[job.tenant] + o.gpus <= cap]
+        on_node = _guided_node_option(idx, state, job, node_budget.get(idx.group_of.get(job_id)), objective)
+        candidates = [on_node] if on_node is not None else job_options(idx, state, job_id, pack_of[job_id], objective)
+        options = [o for o in candidates if cap is None or held[job.tenant] + o.gpus <= cap]
+        if not options and on_node is not None:
+            options = [o for o in job_options(idx, state, job_id, pack_of[job_id], objective)
+                       if cap is None or held[job.tenant] + o.gpus <= cap]
         if not options:
             return False
         best = max(options, key=lambda o: preference(job_id, o))
@@ -106,6 +113,9 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
         placed.add(job_id)
         if budget is not None and best.packed and not best.stays:
             budget[idx.group_of.get(job_id), idx.pools[next(iter(best.pools))].gpu_class] -= 1
+            nodes = node_budget.get(idx.group_of.get(job_id))
+            if nodes is not None and best.rows[0].node in nodes:
+                nodes[best.rows[0].node] -= 1
         return True
 
     order = _job_order(idx, waiting, pack_of, objective)
@@ -126,6 +136,40 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
             if j not in placed:
                 try_place(j)
     return _outcome(idx, rows, placed, held, floors)
+
+
+def _node_budgets(guide: LpGuide) -> dict[str, dict[str, float]]:
+    """Per group, the nodes the LP runs its members on and how many (assign mode)."""
+    budgets: dict[str, dict[str, float]] = defaultdict(dict)
+    for (g, n), value in guide.node.items():
+        if value > 1e-6:
+            budgets[g][n] = value
+    return budgets
+
+
+def _guided_node_option(idx, state, job, budgets: dict[str, float] | None, objective) -> _Option | None:
+    """In assign mode, the node the LP gives the job's group the most of, if the job fits there."""
+    if not budgets:
+        return None
+    for node in sorted(budgets, key=lambda n: (-budgets[n], n)):
+        if budgets[node] <= 1e-6:
+            break
+        info = idx.nodes[node]
+        if job.fractional:
+            index = state.share_on(node, job.gpu_share_milli, job.cpu_milli, job.host_memory_mib)
+            if index is None:
+                continue
+            row, held = Placement(job.id, node, 1, index), job.gpu_share_milli / 1000
+        else:
+            size = 0 if job.cpu_only else job.gpus_on(info.gpu_type)
+            if not state.fits(node, size, job.cpu_milli, job.host_memory_mib):
+                continue
+            row, held = Placement(job.id, node, size), size
+        option = job.option(info.gpu_type) if not job.cpu_only else None
+        value = _option_value(objective, job.priority, option.throughput if option else 0.0,
+                              option.cost_per_hour if option else 0.0, held)
+        return _Option(value, 0.0, [row], held, frozenset([info.pool]), packed=True)
+    return None
 
 
 def _keeps(idx, r: str, guide: LpGuide | None) -> bool:
@@ -225,7 +269,7 @@ def job_options(idx, state, job_id: str, pairs: list[PackPair], objective: str) 
     job = idx.instance_job(job_id)
     options = []
     for pair in pairs:
-        pools = idx.classes[pair.gpu_class].pools
+        pools = [k for k in idx.classes[pair.gpu_class].pools if not job.cpu_only or accounts_cpu(idx.pools[k], idx.nodes)]
         if job.fractional:
             found = state.best_share(pools, job.gpu_share_milli, job.cpu_milli, job.host_memory_mib)
             if found is None:

@@ -102,6 +102,22 @@ class ClusterState:
         taken = {index for (n, index) in self.shared[pool] if n == node}
         return node, next(i for i in range(self.idx.nodes[node].gpus) if i not in taken)
 
+    def fits(self, node: str, size: int, cpu: int, memory: int) -> bool:
+        return self.free[node] >= size and self.has_room(node, cpu, memory) and (size or node not in self.closed)
+
+    def share_on(self, node: str, share: int, cpu: int, memory: int) -> int | None:
+        """The fullest GPU of ``node`` that still takes ``share`` (or a fresh one), if any."""
+        if not self.has_room(node, cpu, memory):
+            return None
+        pool = self.idx.nodes[node].pool
+        used = {index: milli for (n, index), milli in self.shared[pool].items() if n == node}
+        fitting = [(SHARE - milli - share, index) for index, milli in used.items() if milli + share <= SHARE]
+        if fitting:
+            return min(fitting)[1]
+        if self.free[node] >= 1:
+            return next(i for i in range(self.idx.nodes[node].gpus) if i not in used)
+        return None
+
     def whole_nodes(self, pool: str) -> set[str]:
         """Nodes nothing runs on and nothing is reserved: only these go whole to a job."""
         return self.untouched[pool]

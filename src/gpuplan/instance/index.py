@@ -208,7 +208,7 @@ def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS, ag
     job_ids: list[str] = []
     for job in instance.jobs:
         memory_ok = [p for p in pools.values()
-                     if (job.cpu_only and _accounts_cpu(p, nodes))
+                     if (job.cpu_only and accounts_cpu(p, nodes))
                      or (p.gpu_type in _types(job) and gpu_memory[p.gpu_type] >= job.gpu_memory_gb)]
         if job.id not in running or job.migratable:
             pack_by_job[job.id] = _pack_classes(job, memory_ok, nodes)
@@ -229,7 +229,7 @@ def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS, ag
     ]
     _mark_assign_classes(classes, pools, pack, groups, running, nodes)
     _choose_class_modes(classes, pools, pack, max_patterns)
-    node_pack = _node_pairs(classes, pools, pack, groups, nodes)
+    node_pack = _node_pairs(classes, pools, pack, groups, nodes, running)
     return AssignmentIndex(
         instance=instance,
         nodes=nodes,
@@ -253,7 +253,7 @@ def build_index(instance: Instance, max_patterns: int = DEFAULT_MAX_PATTERNS, ag
 # ---------------------------------------------------------------- eligibility
 
 
-def _accounts_cpu(pool: PoolIndex, nodes: dict[str, NodeInfo]) -> bool:
+def accounts_cpu(pool: PoolIndex, nodes: dict[str, NodeInfo]) -> bool:
     """CPU-only jobs run only where CPU or memory is accounted for (see the Rules)."""
     info = nodes[pool.nodes[0]]
     return pool.gpus_per_node == 0 or info.cpu_milli is not None or info.host_memory_mib is not None
@@ -487,8 +487,10 @@ def _mark_assign_classes(classes, pools, pack, groups, running, nodes) -> None:
                 classes[pools[info.pool].gpu_class].mode = "assign"
 
 
-def _node_pairs(classes, pools, pack, groups, nodes) -> dict[tuple[str, str], int]:
-    """(group, node) -> GPUs for every node of an assign-mode class the group fits."""
+def _node_pairs(classes, pools, pack, groups, nodes, running) -> dict[tuple[str, str], int]:
+    """(group, node) -> GPUs for every node of an assign-mode class the group fits, next to the
+    running jobs that must stay (neither migratable nor preemptible)."""
+    left = _room_beside_pinned(nodes, running)
     pairs = {}
     for pair in pack:
         gpu_class = classes[pair.gpu_class]
@@ -496,12 +498,41 @@ def _node_pairs(classes, pools, pack, groups, nodes) -> dict[tuple[str, str], in
             continue
         group = groups[pair.group]
         for k in gpu_class.pools:
+            if group.cpu_only and not accounts_cpu(pools[k], nodes):
+                continue
             for n in pools[k].nodes:
-                info = nodes[n]
-                if info.usable_gpus >= pair.size and (info.cpu_milli is None or info.cpu_milli >= group.cpu_milli) \
-                        and (info.host_memory_mib is None or info.host_memory_mib >= group.host_memory_mib):
+                gpus, cpu, memory, share = left[n]
+                fits = (gpus >= pair.size or (group.sharing and share >= group.share_milli)) \
+                    and (cpu is None or cpu >= group.cpu_milli) and (memory is None or memory >= group.host_memory_mib)
+                if fits:
                     pairs[pair.group, n] = pair.size
     return pairs
+
+
+def _room_beside_pinned(nodes, running) -> dict[str, tuple]:
+    """Per node: free GPUs, CPU, memory and the largest free share of a shared GPU once the
+    running jobs that must stay are counted (a pinned multi-node job leaves nothing)."""
+    gpus = {n: info.usable_gpus for n, info in nodes.items()}
+    cpu = {n: info.cpu_milli for n, info in nodes.items()}
+    memory = {n: info.host_memory_mib for n, info in nodes.items()}
+    shares: dict[str, dict[int, int]] = defaultdict(dict)
+    for run in running.values():
+        if run.migratable or run.preemptible:
+            continue
+        for n, held in run.rows.items():
+            if run.sharing:
+                index = run.gpu_index[n]
+                if index not in shares[n]:
+                    gpus[n] -= 1
+                shares[n][index] = shares[n].get(index, 0) + run.share_milli
+            else:
+                gpus[n] -= held
+            if cpu[n] is not None:
+                cpu[n] -= run.cpu_milli
+            if memory[n] is not None:
+                memory[n] -= run.host_memory_mib
+    return {n: (gpus[n], cpu[n], memory[n], max((1000 - used for used in shares[n].values()), default=0))
+            for n in nodes}
 
 
 def _choose_class_modes(classes: dict[str, GpuClass], pools: dict[str, PoolIndex], pack: list[PackPair],

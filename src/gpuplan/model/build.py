@@ -22,6 +22,7 @@ class BuiltModel:
     index: AssignmentIndex
     objective: str
     terms: dict[str, Term] = field(default_factory=dict)
+    stuck: list[str] = field(default_factory=list)   # jobs that must run but have nowhere to go
 
     @property
     def instance(self) -> Instance:

@@ -170,18 +170,26 @@ def _assigned_rows(m, idx, members, kept: set[str], result: Disaggregation) -> N
 
 
 def pack_shares(idx, node: str, jobs: list[str], pinned: dict[int, int], limit: int):
-    """Put sharing jobs on GPU indices of ``node``: GPUs already shared by kept jobs keep their
-    load, at most ``limit`` distinct indices in all. Exact (depth-first search over bins);
-    if no packing exists, the least valuable jobs are dropped one by one until one does."""
-    jobs = sorted(jobs, key=lambda j: (-idx.instance_job(j).gpu_share_milli, j))
+    """Put sharing jobs on GPU indices of ``node`` (see :func:`pack_or_drop`)."""
+    items = [(j, idx.instance_job(j).gpu_share_milli, _value(idx, j)) for j in jobs]
+    packing, dropped = pack_or_drop(items, pinned, limit, idx.nodes[node].gpus)
+    return [Placement(j, node, 1, i) for j, i in packing.items()], dropped
+
+
+def pack_or_drop(items, pinned: dict[int, int], limit: int, gpus: int):
+    """Pack ``items`` (key, share, value) onto GPU indices: GPUs already shared by kept jobs keep
+    their load (``pinned``), at most ``limit`` distinct indices in all. Exact (depth-first
+    search over bins); if no packing exists, the least valuable items are dropped one by one
+    until one does. Returns (key -> GPU index, dropped keys)."""
+    items = sorted(items, key=lambda item: (-item[1], str(item[0])))
+    dropped = []
     while True:
-        packing = _search(idx, jobs, pinned, limit, idx.nodes[node].gpus)
+        packing = _search(items, pinned, limit, gpus)
         if packing is not None:
-            return [Placement(j, node, 1, i) for j, i in packing.items()], []
-        worst = min(jobs, key=lambda j: (_value(idx, j), j))
-        jobs.remove(worst)
-        placed, dropped = pack_shares(idx, node, jobs, pinned, limit)
-        return placed, dropped + [worst]
+            return packing, dropped
+        worst = min(items, key=lambda item: (item[2], item[1], str(item[0])))
+        items.remove(worst)
+        dropped.append(worst[0])
 
 
 def _value(idx, job_id: str) -> float:
@@ -189,37 +197,37 @@ def _value(idx, job_id: str) -> float:
     return job.priority * max((o.throughput for o in job.gpu_options), default=0.0)
 
 
-def _search(idx, jobs, pinned, limit, gpus, budget=200_000):
+def _search(items, pinned, limit, gpus, budget=200_000):
     load = dict(pinned)
     free_indices = [i for i in range(gpus) if i not in load]
-    chosen: dict[str, int] = {}
+    chosen: dict = {}
     steps = [budget]
 
     def place(k: int) -> bool:
         steps[0] -= 1
-        if k == len(jobs):
+        if k == len(items):
             return True
         if steps[0] < 0:
             return False
-        share = idx.instance_job(jobs[k]).gpu_share_milli
+        key, share, _ = items[k]
         tried_loads = set()
         for i in sorted(load, key=lambda i: -load[i]):        # fullest shared GPU first
             if load[i] + share <= SHARE and load[i] not in tried_loads:
                 tried_loads.add(load[i])                      # equal loads are symmetric
                 load[i] += share
-                chosen[jobs[k]] = i
+                chosen[key] = i
                 if place(k + 1):
                     return True
                 load[i] -= share
         if len(load) < limit and free_indices:                # open a new GPU
             i = free_indices.pop(0)
             load[i] = share
-            chosen[jobs[k]] = i
+            chosen[key] = i
             if place(k + 1):
                 return True
             del load[i]
             free_indices.insert(0, i)
-        chosen.pop(jobs[k], None)
+        chosen.pop(key, None)
         return False
 
     return dict(chosen) if place(0) else None

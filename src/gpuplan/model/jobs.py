@@ -29,11 +29,19 @@ def add_jobs(built) -> None:
     parts = placed_parts(m)
     m.JOB_GROUPS = pyo.Set(initialize=list(idx.groups), ordered=True, doc="jobs that may run, identical ones grouped")
 
+    def must_run(g):
+        return idx.groups[g].required or (g in idx.running and not jobs[g].preemptible)
+
+    # A job may have no placement left at all: its nodes are all taken by running jobs that must
+    # stay. If it must run, the instance is infeasible; the caller reports that.
+    built.stuck = [g for g in idx.groups if not parts[g] and must_run(g)]
+
     def rule(_, g):
-        group = idx.groups[g]
-        if group.required or (g in idx.running and not jobs[g].preemptible):
-            return sum(parts[g]) == group.count
-        return sum(parts[g]) <= group.count
+        if not parts[g]:
+            return pyo.Constraint.Skip
+        if must_run(g):
+            return sum(parts[g]) == idx.groups[g].count
+        return sum(parts[g]) <= idx.groups[g].count
 
     m.job_once = pyo.Constraint(m.JOB_GROUPS, rule=rule, doc="a job runs at most once (exactly once when it must)")
 
