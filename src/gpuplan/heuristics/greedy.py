@@ -122,7 +122,10 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
     if guide is not None:
         rank = {j: i for i, j in enumerate(order)}
         order.sort(key=lambda j: (-round(guide.placed(idx, j), 6), rank[j]))
-    for j in _regret_order(idx, [j for j in order if _must_run(idx, j)], pack_of, objective):
+    must = [j for j in order if _must_run(idx, j)]
+    # Plain: the jobs with the most to lose first. Guided: the jobs the LP is surest about
+    # first (its integral choices), so the few it splits take what is left.
+    for j in (_certainty_order(idx, must, guide) if guide is not None else _regret_order(idx, must, pack_of, objective)):
         try_place(j)
     floors = {t: min(tenant.guaranteed_gpus, idx.demand[t]) for t, tenant in tenants.items()}
     for j in order:
@@ -230,6 +233,18 @@ def _job_order(idx, jobs, pack_of, objective) -> list[str]:
     else:
         key = lambda j: (-idx.instance_job(j).priority * best_throughput(j) / max(smallest(j), 1e-3), j)  # noqa: E731
     return sorted(jobs, key=key)
+
+
+def _certainty_order(idx, jobs, guide: LpGuide) -> list[str]:
+    """Jobs by the largest single share of them the LP puts anywhere (1 = integral)."""
+    best: dict[str, float] = defaultdict(float)
+    for (g, _), value in guide.pack.items():
+        best[g] = max(best[g], value / idx.groups[g].count)
+    for (j, _), value in guide.span.items():
+        best[j] = max(best[j], guide.spanned.get(j, 0.0))
+    for r, value in guide.keep.items():
+        best[r] = max(best[r], value)
+    return sorted(jobs, key=lambda j: (-round(best[idx.group_of.get(j, j)], 6), j))
 
 
 def _regret_order(idx, jobs, pack_of, objective) -> list[str]:
