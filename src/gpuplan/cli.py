@@ -238,5 +238,23 @@ def import_gap(
     console.print(f"written: {output}", highlight=False)
 
 
+@import_app.command("alibaba")
+def import_alibaba(
+    nodes_csv: Path = typer.Argument(..., metavar="NODES_CSV", help="openb_node_list_*.csv"),
+    pods_csv: Path = typer.Argument(..., metavar="PODS_CSV", help="openb_pod_list_*.csv"),
+    output: Path = typer.Option(..., "-o", "--output", help="instance file to write (.json or .yaml)"),
+    pods: Optional[int] = typer.Option(None, "--pods", min=0, help="only the first N pods (in arrival order)"),
+    at: Optional[int] = typer.Option(None, "--at", min=0, help="only the pods alive at TIME (s): creation <= TIME < deletion"),
+):
+    """Alibaba GPU trace v2023: all nodes, the pods in arrival order; utilization objective."""
+    from .importers.alibaba import write_alibaba_instance
+
+    try:
+        instance = write_alibaba_instance(nodes_csv, pods_csv, output, pods=pods, at=at)
+    except (GpuplanError, ValueError) as exc:
+        _bad_input(exc)
+    console.print(f"written: {output} ({len(instance.nodes)} nodes, {len(instance.jobs)} pods)", highlight=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
