@@ -98,14 +98,8 @@ def allocated(state: ClusterState, rows: list[PlacementRow]) -> tuple[float, flo
 def check_rows(instance: gp.Instance, rows: list[PlacementRow], expected_total: float) -> str:
     """The verifier's rules (models/assignment.md, rules 1-9) on the rows, and its count of
     allocated GPUs against ours. Returns "" when both agree, else what went wrong."""
-    from gpuplan.verify.facts import instance_facts
-    from gpuplan.verify.rules import placement_violations
-    from gpuplan.verify.value import evaluate_rows, group_rows
-
-    facts = instance_facts(instance)
-    plain = [tuple(row) for row in rows]
-    evaluation = evaluate_rows(facts, plain, "utilization")
-    violations = placement_violations(facts, group_rows(facts, plain), evaluation)
+    violations = gp.verify_rows(instance, rows, objective="utilization")
+    evaluation = gp.evaluate(instance, rows, objective="utilization")
     if violations:
         return f"{len(violations)} rule violations, first: {violations[0]}"
     if abs(evaluation.kpis["allocated_gpus"] - expected_total) > 1e-6:
@@ -116,7 +110,7 @@ def check_rows(instance: gp.Instance, rows: list[PlacementRow], expected_total: 
 # ---------------------------------------------------------------- policies
 
 
-def run_simulator(policy: str, instance: gp.Instance, workload: Workload) -> Outcome:
+def run_simulator(policy: str, instance: gp.Instance, workload: Workload) -> tuple[Outcome, list]:
     sim = simulate(instance, policy, workload=workload)
     whole, shared = allocated(sim.state, sim.rows)
     problem = check_rows(instance, sim.rows, whole + shared)
@@ -126,13 +120,13 @@ def run_simulator(policy: str, instance: gp.Instance, workload: Workload) -> Out
     return Outcome(policy, whole, shared, len(sim.placed), stranded_gpus(sim.state, workload),
                    sim.seconds_per_decision,
                    note=f"median {np.median(times):.2f} ms, p99 {np.percentile(times, 99):.2f} ms, "
-                        f"max {times.max():.1f} ms per decision")
+                        f"max {times.max():.1f} ms per decision"), sim.rows
 
 
-def run_offline(instance: gp.Instance, workload: Workload, args) -> Outcome:
+def run_offline(instance: gp.Instance, workload: Workload, args, start=None) -> Outcome:
     began = time.perf_counter()
     result = gp.solve(instance, objective="utilization", time_limit=args.milp_time_limit, mip_gap=args.mip_gap,
-                      threads=args.threads)
+                      threads=args.threads, start=start)
     seconds = time.perf_counter() - began
     pods = len(instance.jobs)
     if not result.has_solution:
@@ -157,8 +151,11 @@ def run_batches(nodes, stream: list[TracePod], workload: Workload, args) -> Outc
         batch = stream[start:start + args.batch_size]
         began = time.perf_counter()
         instance = batch_instance(nodes, placed, batch, rows)
+        # The batch placed by FGD from the current state is offered as a start: the MILP keeps
+        # it when nothing better is proven (every batch fits while the cluster fills up).
+        start = simulate(instance, "fgd", workload=workload).rows
         result = gp.solve(instance, objective="utilization", time_limit=args.batch_time_limit,
-                          mip_gap=args.mip_gap, threads=args.threads)
+                          mip_gap=args.mip_gap, threads=args.threads, start=start)
         seconds += time.perf_counter() - began
         statuses[result.status] = statuses.get(result.status, 0) + 1
         if not result.has_solution:
@@ -219,13 +216,15 @@ def run_list(name: str, nodes, args) -> tuple[str, list[Outcome]]:
               f"({demand:,.1f} GPUs asked = {demand / capacity:.2f} x {capacity:,}); "
               f"{len(workload)} GPU task types")
     print(header, file=sys.stderr, flush=True)
-    outcomes = []
+    outcomes, starts = [], []
     for variant in args.variants:
         began = time.perf_counter()
         if variant in ("best_fit", "fgd"):
-            outcome = run_simulator(variant, instance, workload)
+            outcome, rows = run_simulator(variant, instance, workload)
+            starts.append((outcome.total, rows))
         elif variant == "milp":
-            outcome = run_offline(instance, workload, args)
+            # The best simulator placement is offered as the MILP's start.
+            outcome = run_offline(instance, workload, args, start=max(starts, key=lambda s: s[0])[1] if starts else None)
         else:
             outcome = run_batches(nodes, stream, workload, args)
         outcomes.append(outcome)

@@ -328,13 +328,7 @@ def test_check_rows_rejects_mutations():
 
 def _rule_violations(instance, rows) -> list:
     """The independent verifier's rules 1-9 on bare rows (no claimed objective or KPIs)."""
-    from gpuplan.verify.facts import instance_facts
-    from gpuplan.verify.rules import placement_violations
-    from gpuplan.verify.value import evaluate_rows, group_rows
-
-    facts = instance_facts(instance)
-    plain = [tuple(row) for row in rows]
-    return placement_violations(facts, group_rows(facts, plain), evaluate_rows(facts, plain, "utilization"))
+    return gp.verify_rows(instance, rows, objective="utilization")
 
 
 def test_simulator_rows_pass_the_verifier_rules():

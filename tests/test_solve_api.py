@@ -226,3 +226,25 @@ def test_sharing_greedy_start_is_used():
     assert result.status == "optimal"
     assert "no MIP start" not in result.message
     assert result.placements.gpu_index.notna().all()
+
+
+# ---------------------------------------------------------------- a start of one's own
+
+
+def test_a_start_given_is_used_and_checked(quickstart):
+    greedy = gp.solve(quickstart, method="greedy")
+    result = solve_checked(quickstart, start=greedy)            # a Result
+    assert result.objective >= greedy.objective - 1e-9
+    rows = list(greedy.placements[["job", "node", "gpus"]].itertuples(index=False, name=None))
+    assert solve_checked(quickstart, start=rows).status == "optimal"
+    broken = rows + [(rows[0][0], rows[0][1], rows[0][2])]        # the same row twice
+    with pytest.raises(ValueError, match="start is not a valid placement"):
+        gp.solve(quickstart, start=broken)
+
+
+def test_check_rows_is_public(quickstart):
+    greedy = gp.solve(quickstart, method="greedy")
+    assert gp.verify_rows(quickstart, greedy.placements) == []
+    crowded = greedy.placements.copy()
+    crowded.loc[:, "node"] = crowded.node.iloc[0]
+    assert {v.rule for v in gp.verify_rows(quickstart, crowded)} & {"node_capacity", "eligibility", "whole_node"}

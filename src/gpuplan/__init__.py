@@ -10,6 +10,7 @@ from .errors import GpuplanError, InputError
 from .instance import Instance, dump, from_dict, load
 from .results import Result
 from .verify import VerificationError, Violation, evaluate, verify
+from .verify import check_rows as verify_rows
 
 
 def __getattr__(name):
@@ -29,5 +30,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GpuplanError", "InputError", "Instance", "Result", "VerificationError", "Violation", "dump",
-    "evaluate", "from_dict", "load", "solve", "solve_many", "verify", "__version__",
+    "evaluate", "from_dict", "load", "solve", "solve_many", "verify", "verify_rows", "__version__",
 ]

@@ -8,7 +8,8 @@ from os import PathLike
 import pandas as pd
 import pyomo.environ as pyo
 
-from .heuristics import greedy
+from .heuristics import GreedyOutcome, greedy
+from .instance.placement import Placement
 from .instance.index import DEFAULT_MAX_PATTERNS, AssignmentIndex, build_index
 from .instance.io import load
 from .instance.schema import Instance
@@ -22,7 +23,8 @@ from .reasons import unplaced_reasons
 from .rounding import lp_guide
 from .results import JOB_COLUMNS, PLACEMENT_COLUMNS, TERM_COLUMNS, Result
 from .solver import HighsSession, SolveOptions, relative_gap, solve_model
-from .verify import evaluate
+from .verify import check_rows, evaluate
+from .verify.value import placement_rows
 from .verify.facts import instance_facts
 
 METHODS = ("milp", "greedy")
@@ -45,12 +47,16 @@ def solve(
     log: bool = False,
     solver: str = "highs",
     warm_start: bool = True,
+    start=None,
     max_patterns: int = DEFAULT_MAX_PATTERNS,
 ) -> Result:
     """Solve ``instance`` (an Instance or a file path) and return a :class:`Result`.
 
     ``method="milp"`` proves optimality (or a gap); ``method="greedy"`` is the best-fit
-    baseline. An infeasible instance gives a Result with status ``infeasible``, not an error."""
+    baseline. ``start``: a valid placement of your own ((job, node, gpus[, gpu_index]) rows, a
+    DataFrame or a Result) offered to the solver next to its own greedy starts, so the result
+    is never worse than it. An infeasible instance gives a Result with status ``infeasible``,
+    not an error."""
     started = time.perf_counter()
     if not isinstance(instance, Instance):
         instance = load(instance)
@@ -70,6 +76,7 @@ def solve(
     timings["index_s"] = time.perf_counter() - tick
     base = dict(instance=instance, idx=idx, problem=problem, method=method, objective=objective,
                 facts=instance_facts(instance))
+    base["user_start"] = _user_start(base, start) if start is not None else None
 
     impossible = idx.required_but_impossible()
     if impossible:
@@ -95,7 +102,8 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
         return _finish(base, timings, started, status="infeasible",
                        message=f"job(s) that must run have no room left: {', '.join(built.stuck[:5])}")
     if options.solver != "highs" or built.model.nvariables() == 0:
-        start_set = options.warm_start and start.complete and apply_start(built, start.rows)
+        chosen = base["user_start"] or (start if start.complete else None)
+        start_set = options.warm_start and chosen is not None and apply_start(built, chosen.rows)
         return _from_outcome(base, timings, started, built, solve_model(built.model, options), start, start_set)
 
     session = HighsSession(built.model, options)
@@ -167,9 +175,22 @@ def _remaining(options: SolveOptions, started: float) -> float | None:
     return max(1e-3, options.time_limit - (time.perf_counter() - started))
 
 
+def _user_start(base, start) -> GreedyOutcome:
+    """A start the caller supplies: checked against the rules before it is used."""
+    rows = start.placements if isinstance(start, Result) else start
+    rows = [Placement(*row) for row in placement_rows(rows)]
+    violations = check_rows(base["instance"], rows, facts=base["facts"], objective=base["objective"])
+    if violations:
+        raise ValueError(f"start is not a valid placement: {violations[0]}")
+    return GreedyOutcome(rows, complete=True, message="the start given")
+
+
 def _best_start(base, built, start, relaxation):
-    """The better of the plain greedy and the LP-guided greedy (None if neither is complete)."""
+    """The best of the plain greedy, the LP-guided greedy and a start given by the caller (None
+    if none is complete)."""
     candidates = [start] if start.complete else []
+    if base.get("user_start") is not None:
+        candidates.append(base["user_start"])
     if relaxation.status == "optimal":
         guided = greedy(base["idx"], base["objective"], lp_guide(built))
         if guided.complete:

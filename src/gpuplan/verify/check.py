@@ -43,6 +43,23 @@ def verify(instance, solution, *, raise_on_error: bool = True, tol: float = 1e-6
     return violations
 
 
+def check_rows(instance, rows, *, facts: Facts | None = None, objective: str | None = None) -> list[Violation]:
+    """Validity alone (rules 1-9) of bare placement rows: (job, node, gpus[, gpu_index]) tuples,
+    dicts or a DataFrame. Returns [] when valid; for claims and objectives use :func:`verify`."""
+    from .value import placement_rows
+
+    instance = _as_instance(instance)
+    facts = facts or instance_facts(instance)
+    parsed = placement_rows(rows)
+    unknown = [Violation("unknown_job" if r[0] not in facts.jobs else "unknown_node", r[0] if r[0] not in facts.jobs else r[1],
+                         f"row {r} names an unknown {'job' if r[0] not in facts.jobs else 'node'}")
+               for r in parsed if r[0] not in facts.jobs or r[1] not in facts.nodes]
+    if unknown:
+        return unknown
+    evaluation = evaluate_rows(facts, parsed, objective or facts.objective)
+    return placement_violations(facts, group_rows(facts, parsed), evaluation)
+
+
 def solution_dict(solution) -> dict:
     if hasattr(solution, "to_solution_dict"):
         return solution.to_solution_dict()
