@@ -216,11 +216,17 @@ def generate_assignment(
     """A synthetic heterogeneous cluster and job mix (sizes after production traces)."""
     from .generate import write_assignment
 
+    _write_instance(output, lambda: write_assignment(output, gpus=gpus, jobs=jobs, seed=seed))
+
+
+def _write_instance(output: Path, write) -> None:
+    """Run an instance writer: bad input is one line and exit 2 (the writer writes atomically,
+    so nothing is left behind); success names the file and what it holds."""
     try:
-        write_assignment(output, gpus=gpus, jobs=jobs, seed=seed)
+        instance = write()
     except (GpuplanError, ValueError) as exc:
         _bad_input(exc)
-    console.print(f"written: {output}", highlight=False)
+    console.print(f"written: {output} ({len(instance.node_pools)} pools, {len(instance.jobs)} jobs)", highlight=False)
 
 
 @import_app.command("gap")
@@ -231,11 +237,7 @@ def import_gap(
     """OR-Library generalised assignment: one agent = one node; cost objective; all jobs required."""
     from .importers.gap import write_gap_instance
 
-    try:
-        write_gap_instance(source, output)
-    except (GpuplanError, ValueError) as exc:
-        _bad_input(exc)
-    console.print(f"written: {output}", highlight=False)
+    _write_instance(output, lambda: write_gap_instance(source, output))
 
 
 @import_app.command("alibaba")
@@ -249,11 +251,7 @@ def import_alibaba(
     """Alibaba GPU trace v2023: all nodes, the pods in arrival order; utilization objective."""
     from .importers.alibaba import write_alibaba_instance
 
-    try:
-        instance = write_alibaba_instance(nodes_csv, pods_csv, output, pods=pods, at=at)
-    except (GpuplanError, ValueError) as exc:
-        _bad_input(exc)
-    console.print(f"written: {output} ({len(instance.nodes)} nodes, {len(instance.jobs)} pods)", highlight=False)
+    _write_instance(output, lambda: write_alibaba_instance(nodes_csv, pods_csv, output, pods=pods, at=at))
 
 
 def main() -> None:  # pragma: no cover - console entry point
