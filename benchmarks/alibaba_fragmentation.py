@@ -153,9 +153,9 @@ def run_batches(nodes, stream: list[TracePod], workload: Workload, args) -> Outc
         instance = batch_instance(nodes, placed, batch, rows)
         # The batch placed by FGD from the current state is offered as a start: the MILP keeps
         # it when nothing better is proven (every batch fits while the cluster fills up).
-        start = simulate(instance, "fgd", workload=workload).rows
+        fgd_rows = simulate(instance, "fgd", workload=workload).rows
         result = gp.solve(instance, objective="utilization", time_limit=args.batch_time_limit,
-                          mip_gap=args.mip_gap, threads=args.threads, start=start)
+                          mip_gap=args.mip_gap, threads=args.threads, start=fgd_rows)
         seconds += time.perf_counter() - began
         statuses[result.status] = statuses.get(result.status, 0) + 1
         if not result.has_solution:
