@@ -188,9 +188,11 @@ def _user_start(base, start) -> GreedyOutcome:
 def _best_start(base, built, start, relaxation):
     """The best of the plain greedy, the LP-guided greedy and a start given by the caller (None
     if none is complete)."""
-    candidates = [start] if start.complete else []
-    if base.get("user_start") is not None:
-        candidates.append(base["user_start"])
+    # The caller's start comes first, so that it wins ties: it was offered for a reason the
+    # objective may not see (e.g. a fragmentation-aware placement when everything fits).
+    candidates = [base["user_start"]] if base.get("user_start") is not None else []
+    if start.complete:
+        candidates.append(start)
     if relaxation.status == "optimal":
         guided = greedy(base["idx"], base["objective"], lp_guide(built))
         if guided.complete:
