@@ -173,6 +173,10 @@ def test_readme_command_on_the_shipped_instances(tmp_path):
     assert list(frame.instance) == ["__".join(p.relative_to(ROOT / "instances").with_suffix("").parts) for p in shipped]
     assert "small__quickstart" in set(frame.instance) and set(frame.status) == {"optimal"}
     verify_solved(out, frame)
+    # The terminal table shows every solved instance with its objective and gap.
+    lines = {line.split()[0]: line.split() for line in result.output.splitlines() if "__" in line}
+    for row in frame.itertuples():
+        assert lines[row.instance][1:4] == ["optimal", f"{row.objective:,.6g}", f"{row.gap:.2%}"]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -58,7 +58,8 @@ class BatchProgress:
 
 def print_summary(frame: pd.DataFrame, console: Console, *, skipped: int = 0, total: int | None = None,
                   written: str | None = None) -> None:
-    """Counts by status, then one line per instance without a solution."""
+    """Counts by status, one line per solved instance (objective, gap, GPUs, seconds), then
+    one line per instance without a solution; long batches show the first LISTED of each."""
     total = len(frame) if total is None else total
     heading = f"{len(frame)} of {total} instances finished" if total != len(frame) else f"{total} instances"
     if skipped:
@@ -68,6 +69,11 @@ def print_summary(frame: pd.DataFrame, console: Console, *, skipped: int = 0, to
     for status, count in Counter(frame["status"]).most_common():
         counts.add_row(f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", str(count))
     console.print(counts)
+    solved = frame[_solved(frame)]
+    if len(solved):
+        console.print(_results_table(solved.head(LISTED)))
+        if len(solved) > LISTED:
+            console.print(f"... and {len(solved) - LISTED} more solved (see the summary)", highlight=False)
     unsolved = frame[~_solved(frame)]
     if len(unsolved):
         console.print("[bold]without a solution[/bold]:")
@@ -79,6 +85,24 @@ def print_summary(frame: pd.DataFrame, console: Console, *, skipped: int = 0, to
             console.print(f"... and {len(unsolved) - LISTED} more (see the summary)", highlight=False)
     if written:
         console.print(f"summary: {written}", highlight=False)
+
+
+def _results_table(solved: pd.DataFrame) -> Table:
+    table = Table("instance", "status", "objective", "gap", "GPUs", "util", "s", box=None)
+    table.columns[0].overflow = "fold"
+    for column in ("objective", "gap", "allocated_gpus", "gpu_utilization", "total_s"):
+        if column not in solved:
+            solved = solved.assign(**{column: float("nan")})
+    for row in solved.itertuples(index=False):
+        table.add_row(row.instance, f"[{STATUS_STYLE.get(row.status, 'white')}]{row.status}[/]",
+                      _number(row.objective, "{:,.6g}"), _number(row.gap, "{:.2%}"),
+                      _number(row.allocated_gpus, "{:,.0f}"), _number(row.gpu_utilization, "{:.1%}"),
+                      _number(row.total_s, "{:.2f}"))
+    return table
+
+
+def _number(value, form: str) -> str:
+    return "-" if value is None or pd.isna(value) else form.format(value)
 
 
 def _solved(frame: pd.DataFrame) -> pd.Series:
