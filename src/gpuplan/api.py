@@ -31,6 +31,7 @@ METHODS = ("milp", "greedy")
 LNS_THRESHOLD = 50_000        # per-node pairs above which the MIP is improved by neighbourhood search
 DEFAULT_SEARCH_S = 60.0       # search time when no time limit is given
 EXTRACTION_RESERVE_S = 5.0    # kept back from the time limit to turn the solution into nodes
+FINISHING_SHARE = 0.05        # ... but never more than this share of the limit
 NOT_RUNNING = ("unplaced", "preempted")
 
 
@@ -131,7 +132,7 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
                 return _search_neighborhoods(base, timings, started, options, built, session, relaxation)
         if start_set:
             session.pass_start()
-    outcome = session.solve(_remaining(options, started))
+    outcome = session.solve(_remaining(options, started, reserve=_finishing_reserve(options)))
     return _from_outcome(base, timings, started, built, outcome, start, start_set)
 
 
@@ -169,10 +170,18 @@ def _tighter(a, b, sense: str):
     return min(a, b) if sense == "max" else max(a, b)
 
 
-def _remaining(options: SolveOptions, started: float) -> float | None:
+def _remaining(options: SolveOptions, started: float, reserve: float = 0.0) -> float | None:
     if options.time_limit is None:
         return None
-    return max(1e-3, options.time_limit - (time.perf_counter() - started))
+    return max(1e-3, options.time_limit - (time.perf_counter() - started) - reserve)
+
+
+def _finishing_reserve(options: SolveOptions) -> float:
+    """Time kept back from branch-and-bound for turning its solution into nodes and evaluating
+    it, so the whole call ends near the time limit rather than a second or two after it."""
+    if options.time_limit is None:
+        return 0.0
+    return min(EXTRACTION_RESERVE_S, FINISHING_SHARE * options.time_limit)
 
 
 def _user_start(base, start) -> GreedyOutcome:
