@@ -134,3 +134,57 @@ def test_import_gap_bad_file_exit_2(tmp_path):
     assert result.exit_code == 2
     assert "broken" in result.output
     assert not out.exists()
+
+
+def test_solve_log_echoes_the_solver(tmp_path):
+    result = run("solve", QUICKSTART, "--log")
+    assert result.exit_code == 0, result.output
+    assert "Model status" in result.output and "optimal" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["batch", "instances", "--out", "OUT", "--workers", "0"], "Invalid value for '--workers'"),
+    (["batch", "instances", "--bogus"], "No such option: --bogus"),
+    (["solve"], "Missing argument 'file'"),
+    (["solve", "X.json", "--time-limit", "abc"], "Invalid value for '--time-limit'"),
+    (["import", "alibaba", "a.csv", "b.csv", "-o", "x.json", "--pods", "-3"], "Invalid value for '--pods'"),
+    (["nosuch"], "No such command 'nosuch'"),
+])
+def test_usage_errors_are_one_line_exit_2(args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+
+
+def test_verify_prints_one_line_per_violation(tmp_path):
+    out = tmp_path / "out"
+    assert run("solve", QUICKSTART, "--out", out).exit_code == 0
+    data = json.loads((out / "solution.json").read_text())
+    first = data["placements"][0]
+    data["placements"].append({**first, "job": "tokenizer-sweep", "gpus": 8})
+    (out / "solution.json").write_text(json.dumps(data))
+    result = run("verify", QUICKSTART, out)
+    assert result.exit_code == 1
+    assert all(line.split(":")[0].isidentifier() for line in result.output.splitlines() if line.strip())
+
+
+@pytest.mark.parametrize("command", [["generate", "assignment", "--gpus", "64", "--jobs", "5"],
+                                     ["import", "gap", str(GAP_FILE)]])
+def test_instance_writers_refuse_an_unreadable_suffix(tmp_path, command):
+    target = tmp_path / "instance.txt"
+    result = run(*command, "-o", target)
+    assert result.exit_code == 2
+    assert "unknown file type '.txt'" in result.output
+    assert not target.exists()
+
+
+def test_solve_writes_its_results_before_printing(tmp_path, monkeypatch):
+    import gpuplan.cli as cli
+
+    def closed_pipe(result):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(cli, "print_summary", closed_pipe)
+    run("solve", QUICKSTART, "--out", tmp_path / "out")
+    assert gp.verify(gp.load(QUICKSTART), json.loads((tmp_path / "out" / "solution.json").read_text())) == []

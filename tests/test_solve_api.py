@@ -82,6 +82,23 @@ def test_same_seed_same_answer(quickstart):
     assert first.placements.equals(second.placements)
 
 
+def test_threads_can_change_between_solves(quickstart):
+    # HiGHS keeps one thread pool per process; a later call asking for another size gets it.
+    for threads in (1, 2, 1):
+        res = solve_checked(quickstart, threads=threads)
+        assert res.status == "optimal", res.message
+        assert "already been initialized" not in res.solver_log
+
+
+def test_log_echoes_the_solver_log_to_stdout(quickstart, capfd):
+    quiet = solve_checked(quickstart, log=False)
+    assert capfd.readouterr().out == ""
+    loud = solve_checked(quickstart, log=True)
+    echoed = capfd.readouterr().out
+    assert "Model status" in echoed and "Model status" in loud.solver_log
+    assert loud.objective == quiet.objective
+
+
 def test_infeasible_is_a_result_not_an_exception():
     # Two required 8-GPU jobs, one node.
     instance = cluster([pool("a", "A", 8, 1)], [job("j1", {"A": 8}, required=True), job("j2", {"A": 8}, required=True)])

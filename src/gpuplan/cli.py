@@ -16,10 +16,35 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from .errors import GpuplanError, InputError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (unknown option, missing argument, a value out of range) as one line on
+    stderr, like every other error of the command line, instead of a boxed panel."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.TyperException as exc:
+            context = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError":  # e.g. a bare `gpuplan generate`: help shown
+                sys.exit(exc.exit_code)
+            hint = f" (see '{context.command_path} --help')" if context is not None else ""
+            err_console.print(f"[red]error:[/red] {exc.format_message()}{hint}", highlight=False, soft_wrap=True,
+                              markup=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err_console.print("[red]aborted[/red]", highlight=False)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code or 0)
+
+
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
 generate_app = typer.Typer(no_args_is_help=True, help="Write synthetic instances.")
 import_app = typer.Typer(no_args_is_help=True, help="Convert public benchmark files into instances.")
 app.add_typer(generate_app, name="generate")
@@ -28,7 +53,7 @@ app.add_typer(import_app, name="import")
 console = Console()
 err_console = Console(stderr=True)
 
-EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 SOLVED = ("optimal", "feasible", "time_limit")
 
 
@@ -77,9 +102,9 @@ def solve(
                                 mip_gap=mip_gap, threads=threads, seed=seed, log=log)
     except (InputError, ValueError) as exc:
         _bad_input(exc)
+    path = result.save(out) if out is not None else None  # before printing: a closed pipe loses nothing
     print_summary(result)
-    if out is not None:
-        path = result.save(out)
+    if path is not None:
         console.print(f"written: {path.parent}", highlight=False)
     raise typer.Exit(EXIT_OK if result.status in SOLVED and result.has_solution else EXIT_NO_SOLUTION)
 
@@ -97,8 +122,6 @@ def print_summary(result) -> None:
             terms.add_row(row.term, f"{row.weight:g}", f"{row.value:.6g}", f"{row.contribution:.6g}")
         console.print(terms)
 
-
-EXIT_INTERRUPTED = 130
 
 
 def batch(
@@ -181,7 +204,8 @@ def verify(
         console.print(f"valid: {solution}", highlight=False)
         raise typer.Exit(EXIT_OK)
     for violation in violations:
-        err_console.print(f"{violation.rule}: {violation.entity}: {violation.message}", highlight=False)
+        err_console.print(f"{violation.rule}: {violation.entity}: {violation.message}", highlight=False,
+                          soft_wrap=True)
     raise typer.Exit(EXIT_NO_SOLUTION)
 
 
@@ -208,7 +232,7 @@ def schema():
 
 @generate_app.command("assignment")
 def generate_assignment(
-    gpus: int = typer.Option(..., "--gpus", min=8, help="GPUs in the cluster"),
+    gpus: int = typer.Option(..., "--gpus", min=8, help="GPUs in the cluster (about: whole nodes of 4-8 GPUs)"),
     jobs: int = typer.Option(..., "--jobs", min=1, help="jobs in the queue and running"),
     seed: int = typer.Option(0, "--seed"),
     output: Path = typer.Option(..., "-o", "--output", help="instance file to write (.json or .yaml)"),
@@ -222,11 +246,17 @@ def generate_assignment(
 def _write_instance(output: Path, write) -> None:
     """Run an instance writer: bad input is one line and exit 2 (the writer writes atomically,
     so nothing is left behind); success names the file and what it holds."""
+    from .instance import node_infos
+    from .instance.io import check_output_suffix
+
     try:
+        check_output_suffix(output)
         instance = write()
     except (GpuplanError, ValueError) as exc:
         _bad_input(exc)
-    console.print(f"written: {output} ({len(instance.node_pools)} pools, {len(instance.jobs)} jobs)", highlight=False)
+    gpus = sum(info.gpus for info in node_infos(instance))
+    console.print(f"written: {output} ({len(instance.node_pools)} pools, {gpus:,} GPUs, {len(instance.jobs):,} jobs)",
+                  highlight=False)
 
 
 @import_app.command("gap")

@@ -10,6 +10,7 @@ be named with ``solver=`` where they are installed; they are never required.
 from __future__ import annotations
 
 import io
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from .errors import SolverUnavailableError
 
 STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "time_limit", "error")
 IPM_THRESHOLD = 20_000  # per-node assignment columns above which the relaxation uses interior point
+_scheduler_threads: int | None = None  # threads HiGHS's process-wide scheduler was started with
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class HighsSession:
     def __init__(self, model, options: SolveOptions):
         self.model, self.options = model, options
         self.solver = _highs()
+        _match_scheduler(options.threads)
         self.log = io.StringIO()
         self.solver.config.tee = [self.log]
         tick = time.perf_counter()
@@ -138,7 +141,12 @@ class HighsSession:
 
     @property
     def _tee(self):
-        return TeeStream(self.log, *([_Echo()] if self.options.log else []))
+        return TeeStream(*self._log_streams())
+
+    def _log_streams(self) -> list:
+        # sys.stdout as it is now: Pyomo's capture_output re-points a stream whose file
+        # descriptor it redirects at the original descriptor, so the echo cannot loop.
+        return [self.log, sys.stdout] if self.options.log else [self.log]
 
     def relaxation(self, time_limit: float | None) -> Relaxation:
         highs = self.solver._solver_model
@@ -242,7 +250,7 @@ class HighsSession:
         tick = time.perf_counter()
         results = self.solver.solve(
             self.model,
-            tee=[self.log] + ([_Echo()] if self.options.log else []),
+            tee=self._log_streams(),
             time_limit=time_limit,
             rel_gap=self.options.mip_gap,
             threads=self.options.threads,
@@ -256,20 +264,25 @@ class HighsSession:
         return outcome
 
 
+def _match_scheduler(threads: int | None) -> None:
+    """HiGHS starts one thread pool per process, sized by the first run's ``threads``, and
+    ignores (with only a log line) a later run that asks for another size: restart the pool
+    when the size asked for changes, so ``threads`` means the same in every call."""
+    global _scheduler_threads
+    import highspy
+
+    wanted = int(threads or 0)  # 0 = HiGHS's own choice
+    if _scheduler_threads is not None and _scheduler_threads != wanted:
+        highspy.Highs.resetGlobalScheduler(True)
+    _scheduler_threads = wanted
+
+
 def _lp_status(status) -> str:
     import highspy
 
     names = {highspy.HighsModelStatus.kOptimal: "optimal", highspy.HighsModelStatus.kInfeasible: "infeasible",
              highspy.HighsModelStatus.kUnbounded: "unbounded", highspy.HighsModelStatus.kTimeLimit: "time_limit"}
     return names.get(status, "error")
-
-
-class _Echo:
-    def write(self, text):
-        print(text, end="")
-
-    def flush(self):
-        pass
 
 
 def _pass_mip_start(solver, model) -> bool | None:

@@ -69,9 +69,17 @@ def from_dict(data: Any, source: str = "<instance>", base_dir: str | Path = ".")
     return instance
 
 
+def check_output_suffix(path: str | Path) -> None:
+    """An instance file is written only where it can be read back: .json, .yaml or .yml."""
+    suffix = Path(path).suffix.lower()
+    if suffix != ".json" and suffix not in YAML_SUFFIXES:
+        raise InputError(str(path), None, f"unknown file type '{suffix}' for an instance (use .json, .yaml or .yml)")
+
+
 def dump(instance: Instance, path: str | Path) -> None:
     """Write an instance file atomically; JSON or YAML by the file's suffix. Defaults are left out."""
     path = Path(path)
+    check_output_suffix(path)
     data = instance.model_dump(mode="json", exclude_defaults=True)
     data = {"schema_version": instance.schema_version, **data}
     if path.suffix.lower() in YAML_SUFFIXES:
