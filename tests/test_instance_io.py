@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import gpuplan as gp
-from builders import cluster_data, job, pool
+from builders import cluster_data, job, pool, solve_checked
 from gpuplan.instance.schema import file_json_schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +155,16 @@ def test_jobs_from_long_csv(tmp_path):
     assert j1.scope == "pod" and j2.required and j2.priority == 2.0
 
 
+def test_cpu_only_job_in_the_long_csv(tmp_path):
+    jobs = "id,tenant,gpu_type,gpus,cpu_milli,host_memory_mib\netl,t,,,4000,8192\nj1,t,A,4,1000,\n"
+    pools = "id,pod,gpu_type,gpus_per_node,node_count,cpu_milli_per_node,host_memory_mib_per_node\na,p1,A,8,2,64000,262144\nb,p2,B,8,1,64000,262144\n"
+    instance = gp.load(csv_instance(tmp_path, jobs, pools))
+    etl, j1 = instance.jobs
+    assert etl.gpu_options == [] and etl.cpu_milli == 4000 and etl.host_memory_mib == 8192
+    assert [(o.gpu_type, o.gpus) for o in j1.gpu_options] == [("A", 4)]
+    assert solve_checked(instance).jobs.set_index("job").loc["etl", "state"] == "placed"
+
+
 def test_pools_from_csv(tmp_path):
     pools = "id,pod,gpu_type,gpus_per_node,node_count\na,p1,A,8,2\nb,p2,B,8,1\n"
     instance = gp.load(csv_instance(tmp_path, pools_csv=pools))
@@ -171,6 +181,9 @@ def test_pools_from_csv(tmp_path):
     (JOBS_CSV.replace("required\n", "required,colour\n", 1), "jobs.csv: line 1, column 'colour': unknown column"),
     (JOBS_CSV.replace("j2,u,2,A,8,9,site,true", "j2,u,2,A,8,9,site"), "jobs.csv: line 4: 7 cells but the header has 8"),
     (JOBS_CSV.replace("j2,u,2,A,8,9,site,true", "j2,u,2,A,8,9,site,maybe"), "jobs.csv: line 4, column 'required': Input should be a valid boolean"),
+    (JOBS_CSV.replace("j1,t,1,B,8", "j1,t,1,A,8"), "jobs.csv: line 3, column 'gpu_type': GPU type 'A' listed twice for job 'j1' (first on line 2)"),
+    (JOBS_CSV + "j1,t,1,,,,pod,false\n", "jobs.csv: line 5, column 'gpu_type': job 'j1' has GPU options on line 2"),
+    (JOBS_CSV + "j3,t,1,,,,pod,false\nj3,t,1,A,8,,pod,false\n", "jobs.csv: line 6, column 'gpu_type': job 'j3' is CPU-only on line 5"),
 ])
 def test_bad_csv_names_file_line_and_column(tmp_path, jobs_csv, expected):
     with pytest.raises(gp.InputError) as info:
@@ -209,3 +222,29 @@ def test_instances_can_be_built_in_python():
     data = base()
     instance = gp.Instance.model_validate(copy.deepcopy(data))
     assert instance.tenants[1].max_gpus == 8
+
+
+@pytest.mark.parametrize("mutate,expected", [
+    (lambda d: d["jobs"][0].update(tenant="nobody"), "<instance>: jobs[0](j1).tenant: unknown tenant 'nobody'"),
+    (lambda d: d["jobs"][1].update(id="j1"), "<instance>: jobs[1](j1).id: duplicate id 'j1' in jobs"),
+    (lambda d: d["node_pools"][0].update(pod="zz"), "<instance>: node_pools[0](a).pod: unknown pod 'zz'"),
+    (lambda d: d["current_placements"][0].update(gpus=9), "<instance>: current_placements[0].gpus: node 'a-00' has 8"),
+])
+def test_instances_built_in_python_are_checked_before_solving_or_verifying(mutate, expected):
+    data = base()
+    mutate(data)
+    instance = gp.Instance.model_validate(data)  # each field is valid; the tables do not agree
+    for call in (lambda: gp.solve(instance), lambda: gp.verify(instance, {"placements": []})):
+        with pytest.raises(gp.InputError) as info:
+            call()
+        assert str(info.value).startswith(expected)
+
+
+def test_fields_set_after_construction_are_validated():
+    from pydantic import ValidationError
+
+    instance = gp.Instance.model_validate(base())
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        instance.jobs[0].gpu_options[0].gpus = -3
+    instance.options.cross_site_penalty = 0.1  # a valid change is taken
+    assert instance.options.cross_site_penalty == 0.1

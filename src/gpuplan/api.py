@@ -11,6 +11,7 @@ import pyomo.environ as pyo
 from .heuristics import GreedyOutcome, greedy
 from .instance.placement import Placement
 from .instance.index import DEFAULT_MAX_PATTERNS, AssignmentIndex, build_index
+from .instance.io import check as check_instance
 from .instance.io import load
 from .instance.schema import Instance
 from .model import PROBLEMS, build_model
@@ -59,8 +60,7 @@ def solve(
     is never worse than it. An infeasible instance gives a Result with status ``infeasible``,
     not an error."""
     started = time.perf_counter()
-    if not isinstance(instance, Instance):
-        instance = load(instance)
+    instance = check_instance(instance) if isinstance(instance, Instance) else load(instance)
     objective = objective or instance.options.objective
     if objective not in SENSE:
         raise ValueError(f"unknown objective '{objective}' (expected one of {', '.join(SENSE)})")

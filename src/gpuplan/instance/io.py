@@ -48,6 +48,18 @@ def load(path: str | Path) -> Instance:
     return from_dict(data, source=source, base_dir=path.parent)
 
 
+def check(instance: Instance, source: str = "<instance>") -> Instance:
+    """The cross-entity rules for an Instance built in Python (``gp.Instance(...)``): pydantic
+    checks each field as it is set, but unique ids, references and the current placement's
+    capacity span tables, and only loading checks them. Raises :class:`InputError`."""
+    problem = checks.first_problem(instance)
+    if problem is not None:
+        loc, message = problem
+        data = instance.model_dump(mode="json")  # only to label the path with ids
+        raise InputError(source, _render_path(loc, data) or None, message)
+    return instance
+
+
 def from_dict(data: Any, source: str = "<instance>", base_dir: str | Path = ".") -> Instance:
     """Validate instance data already parsed into Python objects."""
     if not isinstance(data, dict):
@@ -228,9 +240,12 @@ _OPTION_FIELDS = set(GpuOption.model_fields)
 
 
 def _group_job_rows(records: list[tuple[int, dict]], origin: CsvOrigin) -> list[dict]:
+    """Long format: one row per (job, GPU option), the job's own columns repeated on each. A
+    row with every option column empty is a CPU-only job (no GPU options), alone."""
     jobs: dict[Any, dict] = {}
     first_line: dict[Any, int] = {}
     lines: dict[Any, list[int]] = {}
+    cpu_only_line: dict[Any, int] = {}
     for line_no, record in records:
         job_fields = {k: v for k, v in record.items() if k not in _OPTION_FIELDS}
         option = {k: v for k, v in record.items() if k in _OPTION_FIELDS}
@@ -249,10 +264,31 @@ def _group_job_rows(records: list[tuple[int, dict]], origin: CsvOrigin) -> list[
                         f"line {line_no}, column '{column}'",
                         f"job '{key}' has {value!r} here but {jobs[key].get(column)!r} on line {first_line[key]}",
                     )
-        jobs[key]["gpu_options"].append(option)
-        lines[key].append(line_no)
-    origin.lines = [lines[key] for key in jobs]
+        _add_option(jobs[key], option, key, line_no, lines[key], cpu_only_line, origin.path)
+    origin.lines = [lines[key] or [first_line[key]] for key in jobs]
     return list(jobs.values())
+
+
+def _add_option(job: dict, option: dict, key, line_no: int, option_lines: list[int], cpu_only_line: dict,
+                path: str) -> None:
+    options = job["gpu_options"]
+    if not option:
+        if options:
+            raise InputError(path, f"line {line_no}, column 'gpu_type'",
+                             f"job '{key}' has GPU options on line {option_lines[0]}; an empty gpu_type "
+                             f"(a CPU-only job) must be its only row")
+        cpu_only_line[key] = line_no
+        return
+    if key in cpu_only_line:
+        raise InputError(path, f"line {line_no}, column 'gpu_type'",
+                         f"job '{key}' is CPU-only on line {cpu_only_line[key]} (empty gpu_type) and has a "
+                         f"GPU option here")
+    for earlier, line in zip(options, option_lines):
+        if "gpu_type" in option and earlier.get("gpu_type") == option["gpu_type"]:
+            raise InputError(path, f"line {line_no}, column 'gpu_type'",
+                             f"GPU type '{option['gpu_type']}' listed twice for job '{key}' (first on line {line})")
+    options.append(option)
+    option_lines.append(line_no)
 
 
 # ---------------------------------------------------------------- error locations

@@ -31,7 +31,8 @@ Objective = Literal["throughput", "cost", "utilization", "fairness"]
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+    # validate_assignment: a field set after construction is checked like one given to it.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, validate_assignment=True)
 
 
 class GpuType(Record):

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import InputError
+from ..instance.io import check as check_instance
 from ..instance.io import from_dict, load
 from ..instance.schema import Instance
 from .claims import bound_claims, job_claims, kpi_claims, number, objective_claims, term_claims
@@ -88,7 +89,7 @@ def _read_solution(path: Path) -> dict:
 
 def _as_instance(instance) -> Instance:
     if isinstance(instance, Instance):
-        return instance
+        return check_instance(instance)
     if isinstance(instance, Mapping):
         return from_dict(dict(instance))
     return load(instance)
