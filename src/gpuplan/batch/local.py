@@ -5,22 +5,30 @@ leaks memory takes nothing else down, and is reported as ``crashed`` with the ca
 processes are forked from a fork server that imports the solver stack once, so a process
 costs milliseconds, not an import of Pyomo (where there is no fork server, e.g. on Windows,
 each process is spawned and imports it).
+
+Neither the fork server nor a worker imports the caller's main module: a worker runs
+:func:`gpuplan.batch.worker.serve` on a Task of gpuplan objects and needs nothing from it, and
+importing it would run an unguarded script (one without ``if __name__ == "__main__":``) again
+in every worker, or fail where it cannot be imported (``python - < script.py``).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import signal
+import sys
 import time
+import types
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 from .signals import sigint_deferred
 from .worker import Outcome, Task, serve
 
-PRELOAD = ["__main__", "gpuplan.api", "gpuplan.batch.worker"]
+PRELOAD = ["gpuplan.api", "gpuplan.batch.worker"]
 JOIN_S = 5.0
 
 
@@ -70,9 +78,32 @@ def _context():
 def _start(context, task: Task) -> _Running:
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=serve, args=(task, sender), name=f"gpuplan-batch:{task.name}", daemon=True)
-    process.start()
+    with _main_module_hidden():  # also covers the fork server's first start, inside start()
+        process.start()
     sender.close()  # the child holds the only writer: its death makes ``receiver`` readable
     return _Running(task, process, receiver, time.perf_counter())
+
+
+@contextmanager
+def _main_module_hidden():
+    """Hide the caller's main module from the process being started.
+
+    A spawned or forkserver child imports the parent's ``__main__`` (as ``__mp_main__``) when
+    it has a ``__spec__`` or a ``__file__``: ``Process.start()`` reads them (and, the first
+    time, starts the fork server, which reads them too) and has no option to leave them out.
+    A stand-in without either, for the length of ``start()``, means no child imports anything
+    of the caller's. Other threads of this process see the stand-in meanwhile; none of ours
+    reads ``__main__``.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__", "stand-in while a gpuplan worker starts")
+    try:
+        yield
+    finally:
+        if main is None:
+            del sys.modules["__main__"]
+        else:
+            sys.modules["__main__"] = main
 
 
 def _finish(job: _Running) -> Outcome:
