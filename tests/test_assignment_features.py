@@ -285,6 +285,21 @@ def _():
     return inst, check
 
 
+@case("fairness_entitlement_capped", optimum=1 + 1e-3 / 8 * 6, objective="fairness", binds=("tenant_share_min",))
+def _():
+    # t1 asks for 4 GPUs but may hold 2 (its cap): E_t1 = min(4, 2, 4) = 2, E_t2 = min(12, 4) = 4.
+    # Both at share 1 (t1's 2 + t2's 4-GPU job) beats t2's 8-GPU job alone. Were the cap left
+    # out of E_t1, t1 could reach only 2 / 4 and t2's allocation would not matter above 2.
+    inst = cluster([pool("a", "A", 8, 1)],
+                   [job("t1-a", {"A": 2}, tenant="t1"), job("t1-b", {"A": 2}, tenant="t1"),
+                    job("t2-big", {"A": (8, 10)}, tenant="t2"), job("t2-small", {"A": 4}, tenant="t2")],
+                   tenants=[{"id": "t1", "max_gpus": 2}, {"id": "t2"}])
+
+    def check(r):
+        assert "t2-small" in set(r.placements.job) and r.tenants.set_index("tenant").loc["t1", "gpus"] == 2
+    return inst, check
+
+
 # ---------------------------------------------------------------- running jobs
 
 

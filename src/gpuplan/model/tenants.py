@@ -50,7 +50,13 @@ def add_tenants(built) -> None:
 
 
 def tenant_entitlements(instance, idx) -> dict[str, float]:
-    """E_t = min(D_t, usable GPUs x weight share), over tenants with demand."""
+    """E_t = min(D_t, M_t, usable GPUs x weight share), over tenants with demand: a tenant is
+    never owed more than it asks for or than its cap lets it hold."""
     with_demand = [t for t in instance.tenants if idx.demand[t.id] > 0]
     total_weight = sum(t.weight for t in with_demand)
-    return {t.id: min(idx.demand[t.id], idx.usable_gpus * t.weight / total_weight) for t in with_demand}
+    return {t.id: min(idx.demand[t.id], _cap(t.max_gpus), idx.usable_gpus * t.weight / total_weight)
+            for t in with_demand}
+
+
+def _cap(max_gpus: int | None) -> float:
+    return float("inf") if max_gpus is None else max_gpus

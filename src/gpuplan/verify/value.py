@@ -309,11 +309,13 @@ def _demand_milli(facts: Facts) -> dict[str, int]:
 
 
 def entitlements(facts: Facts) -> dict[str, float]:
-    """E_t = min(D_t, GPUs * w_t / sum w) over the tenants with demand."""
+    """E_t = min(D_t, M_t, GPUs * w_t / sum w) over the tenants with demand (M_t: the cap)."""
     demand = _demand_milli(facts)
     wanting = [t for t in facts.tenants.values() if demand.get(t.id, 0) > 0]
     total_weight = sum(t.weight for t in wanting)
-    return {t.id: min(facts.demand[t.id], facts.usable_gpus * t.weight / total_weight) for t in wanting}
+    no_cap = float("inf")
+    return {t.id: min(facts.demand[t.id], no_cap if t.max_gpus is None else t.max_gpus,
+                      facts.usable_gpus * t.weight / total_weight) for t in wanting}
 
 
 def min_tenant_share(facts: Facts, tenant_gpus: dict[str, float]) -> float:
