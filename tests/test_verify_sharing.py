@@ -153,9 +153,9 @@ def test_sharing_tables_and_held_gpus():
 
 @pytest.mark.parametrize(("objective", "value"), [
     ("utilization", 4.05),
-    # entitlements (11 GPUs, equal weights: 11/3 each, capped by demand) t1 0.8, t2 3.35, t3 0.6;
-    # shares 1, 2.65/3.35, 1; tie-break 4.05 * 1e-3 / 11
-    ("fairness", 2.65 / 3.35 + 4.05e-3 / 11),
+    # entitlements (11 GPUs, equal weights: 11/3 each, capped by demand and max_gpus) t1 0.8,
+    # t2 min(3.35, 3, 11/3) = 3, t3 0.6; shares 1, 2.65/3, 1; tie-break 4.05 * 1e-3 / 11
+    ("fairness", 2.65 / 3 + 4.05e-3 / 11),
 ])
 def test_sharing_objectives(objective, value):
     inst = share_instance(objective)
