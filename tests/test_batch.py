@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -189,6 +191,9 @@ def test_readme_command_on_the_shipped_instances(tmp_path):
     (["IN", "--out", "OUT", "--mip-gap", "2"], "mip_gap must be in [0, 1)"),
     (["IN", "--out", "OUT", "--resume", "--overwrite"], "--resume and --overwrite exclude each other"),
     (["IN", "--out", "OUT", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9"),
+    (["IN", "--out", "OUT", "--scheduler", "nonsense"], "scheduler address 'nonsense' is not of the form tcp://HOST:PORT"),
+    (["IN", "--out", "OUT", "--scheduler", "tcp://host:99999"], "is not of the form tcp://HOST:PORT"),
+    (["IN", "--out", "OUT", "--scheduler", "nowhere://host:1"], "unknown address scheme 'nowhere'"),
     (["IN", "--out", "OUT", "--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], "--workers and --scheduler exclude"),
 ])
 def test_bad_arguments_exit_2_and_write_nothing(tmp_path, good, monkeypatch, args, message):
@@ -201,6 +206,38 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path, good, monkeypatch, arg
     result = run(*args)
     assert result.exit_code == 2
     assert message in one_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def not_dask():
+    """A TCP server that answers every connection in HTTP, not in Dask's protocol."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # closed at teardown
+                return
+            with connection:
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+@pytest.mark.parametrize("scheduler", ["nonsense", "tcp://127.0.0.1:9", "not-dask"])
+def test_a_bad_scheduler_is_one_line_and_the_process_ends(tmp_path, good, not_dask, scheduler):
+    """A failed connection leaves no half-made Client behind to block and complain at exit."""
+    scheduler = not_dask if scheduler == "not-dask" else scheduler
+    command = [sys.executable, "-c", "from gpuplan.cli import main; main()", "batch", str(good),
+               "--out", str(tmp_path / "out"), "--scheduler", scheduler]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    assert scheduler in done.stderr
     assert not (tmp_path / "out").exists()
 
 
