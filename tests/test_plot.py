@@ -239,7 +239,7 @@ def test_result_text_repr(solved):
     assert "placements (first 10 of" in text and "jobs (first 10 of 19 rows)" in text
     assert "objective terms" in text and "cross_site_loss" in text
     greedy = repr(solved["greedy"])
-    assert "bound / gap: none (heuristic)" in greedy
+    assert f"bound / gap: {solved['greedy'].bound:,.6g} / " in greedy and "(trivial bound)" in greedy
 
 
 def test_result_html_repr(solved):

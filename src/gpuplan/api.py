@@ -91,7 +91,14 @@ def solve(
     if method == "greedy":
         if not start.complete:  # an incomplete placement is no solution: it breaks a rule
             return _finish(base, timings, started, status="error", message=f"greedy: {start.message}")
-        return _finish(base, timings, started, status="feasible", rows=start.rows, message="greedy best-fit baseline")
+        # No solver, so no bound of its own: the trivial one, so that the gap says how far off
+        # the baseline can at most be (and proves it optimal when it reaches the bound).
+        bound = trivial_bound(idx, objective)
+        result = _finish(base, timings, started, status="feasible", rows=start.rows, bound=bound,
+                         message="greedy best-fit baseline; bound: the trivial one (every job at its best)")
+        if result.gap is not None and result.gap <= options.mip_gap:
+            result.status = "optimal"
+        return result
     return _solve_milp(base, timings, started, options, start)
 
 

@@ -264,8 +264,8 @@ def compare(results: ResultSet, metric: str = "objective", *, ax: Axes | None = 
             baseline: str | None = None) -> Axes:
     """One bar per result for ``metric`` (``objective``, a KPI such as ``gpu_utilization``, or a
     timing), labelled with its value and its change against ``baseline`` (default: the result
-    whose method is greedy, else the first). For the objective, the proven bound of each result
-    is drawn as a dashed tick over its bar."""
+    whose method is greedy, else the first). For the objective, the proven bound of each solver
+    result is drawn as a dashed tick over its bar (a heuristic's trivial bound is left out)."""
     named = _named(results)
     names = list(named)
     values = np.array([metric_value(r, metric) for r in named.values()])
@@ -276,7 +276,7 @@ def compare(results: ResultSet, metric: str = "objective", *, ax: Axes | None = 
     ax.bar_label(bars, [_bar_text(v, values[names.index(base)], name == base) for name, v in zip(names, values)],
                  padding=2, fontsize="small")
     if metric == "objective":
-        bounds = np.array([metric_value(r, "bound") for r in named.values()])
+        bounds = np.array([metric_value(r, "bound") if r.method != "greedy" else np.nan for r in named.values()])
         has = np.isfinite(bounds)
         if has.any():
             ax.hlines(bounds[has], x[has] - 0.35, x[has] + 0.35, colors=COLORS["bound"], linestyles="dashed",

@@ -123,8 +123,8 @@ class Result:
             ("status", self.status),
             ("method", f"{self.method} ({self.problem})"),
             ("objective", f"{self.objective_name} ({self.sense}) = {_fmt(self.objective)}"),
-            ("bound / gap", "none (heuristic)" if self.bound is None and self.method == "greedy"
-             else f"{_fmt(self.bound)} / {_fmt_gap(self.gap)}"),
+            ("bound / gap", f"{_fmt(self.bound)} / {_fmt_gap(self.gap)}"
+             + (" (trivial bound)" if self.method == "greedy" and self.bound is not None else "")),
         ]
         kpis = dict(self.kpis)
         gpus = _gpu_line(kpis)

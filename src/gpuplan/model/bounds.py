@@ -14,9 +14,11 @@ def trivial_bound(idx, objective: str) -> float:
     utilization: every usable GPU busy; fairness: full shares and every GPU busy."""
     jobs = [idx.instance_job(j) for j in idx.jobs]
     if objective == "throughput":
-        return sum(job.priority * max(option.throughput for option in job.gpu_options) for job in jobs)
+        return sum(job.priority * max((option.throughput for option in job.gpu_options), default=0.0)
+                   for job in jobs)  # a CPU-only job is worth nothing
     if objective == "cost":
-        return sum(min(option.cost_per_hour for option in job.gpu_options) for job in jobs if job.required)
+        return sum(min((option.cost_per_hour for option in job.gpu_options), default=0.0)
+                   for job in jobs if job.required)
     if objective == "utilization":
         return float(idx.usable_gpus)
     if objective == "fairness":
