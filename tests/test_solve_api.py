@@ -186,6 +186,25 @@ def test_save_and_load(quickstart, quickstart_result, tmp_path):
     assert gp.verify(quickstart, loaded) == []
 
 
+def test_saving_over_a_result_never_leaves_its_old_solution_beside_new_tables(quickstart_result, tmp_path,
+                                                                             monkeypatch):
+    import gpuplan.results as results
+
+    quickstart_result.save(tmp_path / "out")
+    written = []
+
+    def crash_after_two(path, text):
+        if len(written) == 2:
+            raise OSError("disk full")
+        written.append(path)
+        Path(path).write_text(text)
+
+    monkeypatch.setattr(results, "atomic_write_text", crash_after_two)
+    with pytest.raises(OSError):
+        quickstart_result.save(tmp_path / "out")
+    assert not (tmp_path / "out" / "solution.json").exists()  # incomplete, and it shows
+
+
 def test_save_leaves_no_temporary_files(quickstart_result, tmp_path):
     quickstart_result.save(tmp_path)
     quickstart_result.save(tmp_path)  # overwriting is atomic too

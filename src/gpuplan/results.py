@@ -85,9 +85,11 @@ class Result:
         """Write solution.json, one CSV per table and solver.log into ``directory``.
 
         Every file is written atomically; solution.json is written last, so its presence
-        means the folder is complete."""
+        means the folder is complete. Saving over an earlier result removes its solution.json
+        first: a crash midway never leaves new tables beside an old solution."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / SOLUTION_FILE).unlink(missing_ok=True)
         for table in TABLES:
             atomic_write_text(directory / f"{table}.csv", getattr(self, table).to_csv(index=False))
         atomic_write_text(directory / "solver.log", self.solver_log)
