@@ -15,6 +15,7 @@ def test_generated_cluster_every_objective(objective):
     gp.verify(instance, result)
     assert result.status == "optimal"
     greedy = gp.solve(instance, objective=objective, method="greedy")
+    gp.verify(instance, greedy)
     if result.sense == "max":
         assert result.objective >= greedy.objective - 1e-6
     else:
