@@ -275,6 +275,27 @@ def test_names_are_relative_to_the_common_root_and_never_collide(tmp_path):
         collect([tmp_path / "x", tmp_path / "x__sub__b.yml"])
 
 
+def test_folder_walks_skip_gpuplan_outputs_but_not_instances_beside_them(tmp_path):
+    inputs = write_good(tmp_path / "in")
+    assert run(inputs / "cluster", "--out", inputs / "earlier").exit_code == 0  # a batch's folders
+    gp.solve(QUICKSTART).save(inputs / "beside")                                  # gpuplan solve --out
+    (inputs / "beside" / "quickstart.json").write_bytes(QUICKSTART.read_bytes())   # ... next to its instance
+    (inputs / "named").mkdir()                                                    # instances that merely
+    (inputs / "named" / "solution.json").write_bytes(QUICKSTART.read_bytes())      # have an output's name
+    (inputs / "named" / "batch.json").write_bytes(QUICKSTART.read_bytes())
+    walked = ["beside__quickstart", *SOLVED_NAMES, "named__batch", "named__solution"]
+    assert [item.name for item in collect(inputs)] == walked
+    assert [item.name for item in collect(str(inputs / "*"))] == walked  # folders matched by a glob are walked
+    # A file named or matched explicitly is taken whatever it holds.
+    assert [item.name for item in collect(inputs / "beside" / "solution.json")] == ["solution"]
+    assert [item.name for item in collect(str(inputs / "earlier" / "*" / "*.json"))] == [
+        f"{name}__{file}" for name in ("big__g256", "g128", "g64") for file in ("batch", "solution")]
+    out = tmp_path / "out"
+    result = run(inputs, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert list(summary(out).instance) == walked
+
+
 def test_solve_many_in_memory_with_instance_objects(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     base = assignment_instance(64, 6, seed=4)

@@ -39,8 +39,9 @@ def solve_many(
 ) -> pd.DataFrame:
     """Solve many instances, each in a process of its own; return the summary DataFrame.
 
-    ``paths``: a file, a folder (searched recursively for *.json, *.yaml, *.yml), a glob, an
-    :class:`~gpuplan.Instance`, or a list of these. With ``out``, each instance's results go to
+    ``paths``: a file, a folder (searched recursively for *.json, *.yaml, *.yml, skipping the
+    solution.json and batch.json files gpuplan writes), a glob, an :class:`~gpuplan.Instance`,
+    or a list of these. With ``out``, each instance's results go to
     ``out/<name>/`` (solution.json, CSV tables, solver.log, batch.json) and the summary to
     ``out/summary.csv`` and ``out/summary.parquet``, rewritten as each instance finishes. With
     ``out=None`` nothing is written and the Results are kept in memory, in

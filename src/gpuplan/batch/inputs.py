@@ -1,8 +1,16 @@
 """What a batch solves: PATH arguments -> instance files (or Instance objects), names, content hashes.
 
 A PATH is a file, a folder (searched recursively for ``*.json``, ``*.yaml``, ``*.yml``; hidden
-entries and the output folder are skipped) or a glob. Files are sorted within each PATH and
-kept in the order of the PATHs; a file named twice is solved once.
+entries, the output folder and gpuplan's own output files are skipped) or a glob. Files are
+sorted within each PATH and kept in the order of the PATHs; a file named twice is solved once.
+
+gpuplan's own output files are ``solution.json`` starting as a gpuplan solution
+(``"format": "gpuplan-solution"``) and ``batch.json`` starting as a batch record
+(``"format": "gpuplan-batch"``); only their first bytes are read to tell. So a folder holding
+results of an earlier run (a batch's ``DIR/<name>/``, a ``gpuplan solve --out`` folder) can be
+searched; the other files of such a folder are still taken, so that a result written beside
+its instance file does not hide the instance. A file named as a PATH, or matched by a glob, is
+always taken.
 
 Each instance gets a *name*, its output folder: the file's path relative to the common root
 of the PATHs, without the suffix, separators replaced by ``__`` (``instances/`` ->
@@ -19,6 +27,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -29,6 +38,7 @@ from ..instance.schema import TABLES, Instance
 INSTANCE_SUFFIXES = (".json", ".yaml", ".yml")
 RESERVED_NAMES = ("summary.csv", "summary.parquet")
 HASH_VERSION = b"gpuplan-batch-hash-1"
+OUTPUT_HEAD_BYTES = 256  # gpuplan writes "format" first
 _GLOB_MAGIC = re.compile(r"[*?\[]")
 _UNSAFE = re.compile(r"[^\w.+=-]+")
 
@@ -128,9 +138,32 @@ def _walk(folder: Path, exclude: Path | None) -> list[Path]:
             continue
         if entry.is_dir():
             found += _walk(Path(entry.path), exclude)
-        elif entry.name.lower().endswith(INSTANCE_SUFFIXES):
+        elif entry.name.lower().endswith(INSTANCE_SUFFIXES) and not _is_own_output(entry):
             found.append(Path(entry.path))
     return found
+
+
+def _is_own_output(entry: os.DirEntry) -> bool:
+    """Whether a file met in a folder is a solution.json or batch.json written by gpuplan."""
+    marker = _own_outputs().get(entry.name)
+    if marker is None:
+        return False
+    try:
+        with open(entry.path, "rb") as file:
+            head = file.read(OUTPUT_HEAD_BYTES)
+    except OSError:
+        return False  # taken: the batch reports it as unreadable
+    return marker.search(head) is not None
+
+
+@cache
+def _own_outputs() -> dict[str, re.Pattern[bytes]]:
+    """File name -> the pattern its first bytes match when gpuplan wrote it."""
+    from ..results import SOLUTION_FILE, SOLUTION_FORMAT
+    from .outputs import BATCH_FILE, BATCH_FORMAT  # outputs imports this module
+
+    return {name: re.compile(rb'"format"\s*:\s*"' + re.escape(marker.encode()) + rb'"')
+            for name, marker in ((SOLUTION_FILE, SOLUTION_FORMAT), (BATCH_FILE, BATCH_FORMAT))}
 
 
 def _inside(path: Path, folder: Path | None) -> bool:
