@@ -178,9 +178,40 @@ def test_too_few_numbers(tmp_path):
     assert "expected 12 numbers" in error.problem and "found 11" in error.problem
 
 
-def test_too_many_numbers_hints_at_multi_problem_files(tmp_path):
+def test_too_many_numbers(tmp_path):
     error = _error(tmp_path, "2 2\n1 2 3 4\n1 1 1 1\n5 5 7\n")
-    assert "found 13" in error.problem and "split" in error.problem
+    assert "expected 12 numbers" in error.problem and "found 13" in error.problem
+
+
+TWO_PROBLEMS = "2\n2 2\n1 2 3 4\n1 1 1 1\n5 5\n1 3\n9 8 7\n2 2 2\n4\n"
+
+
+def test_a_file_of_several_problems_needs_a_choice(tmp_path):
+    error = _error(tmp_path, TWO_PROBLEMS)
+    assert error.problem == "the file holds 2 problems: pick one with --problem K (0 to 1)"
+    path = tmp_path / "bad"
+    first, second = read_gap_data(path, problem=0), read_gap_data(path, problem=1)
+    assert (first.name, first.costs, first.uses, first.capacities) == ("bad-0", [[1, 2], [3, 4]], [[1, 1], [1, 1]], [5, 5])
+    assert (second.name, second.costs, second.uses, second.capacities) == ("bad-1", [[9, 8, 7]], [[2, 2, 2]], [4])
+    with pytest.raises(InputError, match="--problem 2: the file holds problems 0 to 1"):
+        read_gap_data(path, problem=2)
+
+
+def test_one_problem_files_take_no_other_choice(tmp_path):
+    path = tmp_path / "one"
+    path.write_text("2 2\n1 2 3 4\n1 1 1 1\n5 5\n")
+    assert read_gap_data(path, problem=0).capacities == [5, 5]
+    with pytest.raises(InputError, match="--problem 1: the file holds one problem"):
+        read_gap_data(path, problem=1)
+
+
+def test_orlib_multi_problem_file_matches_its_split_copies(tmp_path):
+    _need_data()
+    parts = [GAP_DIR / "cattrysse1994" / f"gap1-{k}" for k in range(5)]
+    whole = tmp_path / "gap1"
+    whole.write_text("5\n" + "".join(part.read_text() for part in parts))  # OR-Library's own layout
+    for k, part in enumerate(parts):
+        assert read_gap(whole, problem=k) == read_gap(part)
 
 
 def test_non_integer_names_line_and_token(tmp_path):

@@ -263,11 +263,13 @@ def _write_instance(output: Path, write) -> None:
 def import_gap(
     source: Path = typer.Argument(..., metavar="ORLIB_FILE", help="an OR-Library GAP instance file"),
     output: Path = typer.Option(..., "-o", "--output", help="instance file to write (.json or .yaml)"),
+    problem: Optional[int] = typer.Option(None, "--problem", min=0,
+                                          help="which problem (0-based) of a file holding several"),
 ):
     """OR-Library generalised assignment: one agent = one node; cost objective; all jobs required."""
     from .importers.gap import write_gap_instance
 
-    _write_instance(output, lambda: write_gap_instance(source, output))
+    _write_instance(output, lambda: write_gap_instance(source, output, problem))
 
 
 @import_app.command("alibaba")

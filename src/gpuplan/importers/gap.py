@@ -9,8 +9,9 @@ integers, wrapped over lines in any way::
     a_11 ... a_1n  ...  a_m1 ... a_mn      (resource job j uses on agent i)
     b_1 ... b_m                             (capacity of agent i)
 
-OR-Library's own gap1..gap12 files start with a count of problems and hold several; split
-them into one problem a file first.
+OR-Library's own gap1..gap12 files start with a count of problems and hold several, one
+after the other: pick one with ``problem=K`` (0-based, ``--problem K`` on the command line);
+it is named ``<file>-<K>``, as in the one-problem copies (gap1-0 ... gap1-4).
 
 Mapping (minimise the total cost; every job on exactly one agent within its capacity):
 
@@ -57,19 +58,19 @@ class GapData:
         return len(self.costs[0]) if self.costs else 0
 
 
-def read_gap(path: str | Path) -> Instance:
+def read_gap(path: str | Path, problem: int | None = None) -> Instance:
     """Read a GAP file as an instance (see the module docstring for the mapping)."""
-    return gap_instance(read_gap_data(path))
+    return gap_instance(read_gap_data(path, problem))
 
 
-def write_gap_instance(src: str | Path, dst: str | Path) -> Instance:
+def write_gap_instance(src: str | Path, dst: str | Path, problem: int | None = None) -> Instance:
     """Convert the GAP file ``src`` into an instance file ``dst`` (JSON, or YAML by suffix)."""
-    instance = read_gap(src)
+    instance = read_gap(src, problem)
     dump(instance, dst)
     return instance
 
 
-def read_gap_data(path: str | Path) -> GapData:
+def read_gap_data(path: str | Path, problem: int | None = None) -> GapData:
     """Parse a GAP file; any problem raises :class:`InputError` naming the file and token."""
     path = Path(path)
     source = str(path)
@@ -77,31 +78,62 @@ def read_gap_data(path: str | Path) -> GapData:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(source, None, f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
-    return parse_gap(text, source=source, name=path.stem)
+    return parse_gap(text, source=source, name=path.stem, problem=problem)
 
 
-def parse_gap(text: str, source: str = "<gap>", name: str = "gap") -> GapData:
-    """Parse the text of a GAP file (format in the module docstring)."""
+def parse_gap(text: str, source: str = "<gap>", name: str = "gap", problem: int | None = None) -> GapData:
+    """Parse the text of a GAP file (format in the module docstring): one problem, or problem
+    ``problem`` of an OR-Library file holding several."""
     tokens = text.split()
     if len(tokens) < 2:
         raise InputError(source, None, f"expected 'm n' (agents, jobs) first, found {len(tokens)} number(s)")
     values = [_integer(token, k, text, source) for k, token in enumerate(tokens)]
-    m, n = values[0], values[1]
-    for k, (label, value) in enumerate((("m (agents)", m), ("n (jobs)", n))):
+    blocks = _problem_blocks(values)
+    if blocks is not None:  # P, then P problems
+        if problem is None:
+            raise InputError(source, None, f"the file holds {len(blocks)} problems: pick one with --problem K "
+                             f"(0 to {len(blocks) - 1})")
+        if not 0 <= problem < len(blocks):
+            raise InputError(source, None, f"--problem {problem}: the file holds problems 0 to {len(blocks) - 1}")
+        return _one_problem(values, blocks[problem], text, source, f"{name}-{problem}")
+    if problem not in (None, 0):
+        raise InputError(source, None, f"--problem {problem}: the file holds one problem")
+    return _one_problem(values, 0, text, source, name)
+
+
+def _problem_blocks(values: list[int]) -> list[int] | None:
+    """Where each problem starts when ``values`` is P followed by exactly P problems, else None."""
+    count, start, starts = values[0], 1, []
+    if count < 1 or _block_length(values, 0) == len(values):
+        return None
+    while start < len(values) and len(starts) < count:
+        length = _block_length(values, start)
+        if length is None or start + length > len(values):
+            return None
+        starts.append(start)
+        start += length
+    return starts if len(starts) == count and start == len(values) else None
+
+
+def _block_length(values: list[int], start: int) -> int | None:
+    if start + 1 >= len(values) or values[start] < 1 or values[start + 1] < 1:
+        return None
+    m, n = values[start], values[start + 1]
+    return 2 + 2 * m * n + m
+
+
+def _one_problem(values: list[int], start: int, text: str, source: str, name: str) -> GapData:
+    m, n = values[start], values[start + 1]
+    for k, (label, value) in enumerate((("m (agents)", m), ("n (jobs)", n)), start=start):
         if value < 1:
             raise InputError(source, _where(text, k), f"{label} must be at least 1, not {value}")
     expected = 2 + 2 * m * n + m
-    if len(values) != expected:
-        hint = (
-            " (an OR-Library file with several problems must be split into one problem a file)"
-            if len(values) > expected else ""
-        )
+    if start == 0 and len(values) != expected:
         raise InputError(
             source, None,
-            f"expected {expected} numbers for m={m} agents and n={n} jobs (2 + 2mn + m), "
-            f"found {len(values)}{hint}",
+            f"expected {expected} numbers for m={m} agents and n={n} jobs (2 + 2mn + m), found {len(values)}",
         )
-    uses_start, caps_start = 2 + m * n, 2 + 2 * m * n
+    costs_start, uses_start, caps_start = start + 2, start + 2 + m * n, start + 2 + 2 * m * n
     for k in range(uses_start, caps_start):
         if values[k] == 0:
             raise InputError(
@@ -109,10 +141,10 @@ def parse_gap(text: str, source: str = "<gap>", name: str = "gap") -> GapData:
                 "resource use 0 cannot be imported (a GPU option needs at least one GPU)",
             )
 
-    def matrix(start: int) -> list[list[int]]:
-        return [values[start + i * n: start + (i + 1) * n] for i in range(m)]
+    def matrix(first: int) -> list[list[int]]:
+        return [values[first + i * n: first + (i + 1) * n] for i in range(m)]
 
-    return GapData(name, matrix(2), matrix(uses_start), values[caps_start:])
+    return GapData(name, matrix(costs_start), matrix(uses_start), values[caps_start:caps_start + m])
 
 
 def gap_instance(data: GapData) -> Instance:
