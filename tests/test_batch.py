@@ -124,10 +124,11 @@ def test_batch_folder_writes_every_instance_and_the_summary(tmp_path):
     assert record["options"] == {"problem": "assignment", "objective": None, "method": "milp", "time_limit": None,
                                  "mip_gap": 0.0001, "threads": 1, "seed": 0}
     assert not (out / "bad__malformed" / "solution.json").exists()
-    # The terminal gets the summary table, not progress lines (CliRunner is not a terminal).
-    assert "solving" not in result.output
+    # The terminal gets the summary table, not progress lines (CliRunner is not a terminal). A
+    # progress line reads "solving ━━━━ 3/6 optimal 2 ... eta 0:00:01"; the table may wrap long
+    # paths onto any number of lines, so lines are not counted.
+    assert [line for line in result.output.splitlines() if "solving" in line or "━" in line] == []
     assert "bad__malformed" in result.output and "invalid" in result.output
-    assert result.output.count("\n") < 20
 
 
 def test_all_solved_exit_0_then_collision_refused_then_resume_and_overwrite(tmp_path):
