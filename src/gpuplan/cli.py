@@ -125,10 +125,10 @@ def print_summary(result) -> None:
 
 
 def batch(
-    paths: list[str] = typer.Argument(..., help="instance files, folders (searched recursively for *.json, *.yaml, *.yml) or globs"),
+    paths: list[str] = typer.Argument(..., help="instance files, folders (searched recursively for *.json, *.yaml, *.yml; gpuplan's own solution.json and batch.json are skipped) or globs"),
     out: Path = typer.Option(..., "--out", help="output folder: DIR/<name>/ per instance, DIR/summary.csv and .parquet"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="local worker processes (default: the number of cores)"),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="solve on an existing Dask cluster: tcp://HOST:PORT"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="solve on an existing Dask cluster: tcp://HOST:PORT (or another Dask protocol: tls://, inproc://, ucx://)"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="seconds per instance"),
     mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative gap to stop at"),
     resume: bool = typer.Option(False, "--resume", help="skip instances finished earlier with the same content and options"),
