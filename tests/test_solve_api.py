@@ -119,6 +119,20 @@ def test_required_job_that_can_never_run():
     assert "'huge' (too_large)" in res.message
 
 
+def test_a_floor_that_pinned_work_leaves_no_room_for_is_infeasible():
+    # 'old' holds the only node and may neither move nor stop; 't2' is owed its demand, half a
+    # GPU. The sharing job's (job, node) pair is left out of the model as hopeless, so the
+    # floor has no terms at all: infeasible before any solver is called.
+    instance = cluster([pool("a", "A", 4, 1)],
+                       [job("old", {"A": 4}, tenant="t1", migratable=False, preemptible=False),
+                        job("small", {"A": 1}, tenant="t2", gpu_share_milli=500)],
+                       tenants=[{"id": "t1"}, {"id": "t2", "guaranteed_gpus": 1}], current=[("old", "a-00", 4)])
+    for objective in ("throughput", "cost", "utilization", "fairness"):
+        res = gp.solve(instance, objective=objective)
+        assert res.status == "infeasible" and "t2 (floor 0.5 GPUs)" in res.message
+        assert gp.verify(instance, res) == []
+
+
 def test_time_limit_status():
     from gpuplan.generate import assignment_instance
 

@@ -367,3 +367,20 @@ def test_every_new_rule_is_documented():
     for code in ("gpu_share", "node_cpu", "node_memory", "sharing"):
         assert code in RULES
     assert "sharing" in RULES["gang_single_node"] and "CPU-only" in RULES["gang_single_node"]
+
+
+def test_a_job_on_whole_nodes_needs_its_cpu_and_memory_on_each():
+    # 12 GPUs on 8-GPU nodes: whole nodes, each needing the job's 5000 milli CPU; the nodes
+    # have 4000. The verifier and the model agree it cannot run (and so adds no demand).
+    from builders import cluster, job, pool, solve_checked
+
+    limited = {**pool("k", "A", 8, 2), "cpu_milli_per_node": 4000}
+    inst = cluster([limited], [job("big", {"A": 12}, cpu_milli=5000), job("fits", {"A": 12}, cpu_milli=4000)],
+                   tenants=[{"id": "t"}])
+    facts = instance_facts(inst)
+    assert facts.jobs["big"].cannot_run_reason == "too_large" and facts.jobs["big"].eligible_pools == ()
+    assert facts.jobs["fits"].eligible_pools == ("k",)
+    for objective in ("throughput", "fairness"):
+        res = solve_checked(inst, objective=objective, mip_gap=0)
+        jobs = res.jobs.set_index("job")
+        assert jobs.loc["big", "reason"] == "too_large" and jobs.loc["fits", "state"] == "placed"

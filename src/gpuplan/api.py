@@ -106,9 +106,8 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
     tick = time.perf_counter()
     built = build_model(base["idx"], base["objective"], base["problem"])
     timings["build_s"] = time.perf_counter() - tick
-    if built.stuck:
-        return _finish(base, timings, started, status="infeasible",
-                       message=f"job(s) that must run have no room left: {', '.join(built.stuck[:5])}")
+    if built.infeasible_reason:
+        return _finish(base, timings, started, status="infeasible", message=built.infeasible_reason)
     if options.solver != "highs" or built.model.nvariables() == 0:
         chosen = base["user_start"] or (start if start.complete else None)
         start_set = options.warm_start and chosen is not None and apply_start(built, chosen.rows)

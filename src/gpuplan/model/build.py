@@ -23,6 +23,17 @@ class BuiltModel:
     objective: str
     terms: dict[str, Term] = field(default_factory=dict)
     stuck: list[str] = field(default_factory=list)   # jobs that must run but have nowhere to go
+    unmet_floors: list[str] = field(default_factory=list)  # tenants owed GPUs none of whose jobs has room
+
+    @property
+    def infeasible_reason(self) -> str | None:
+        """Why the model is infeasible before any solver sees it, or None."""
+        if self.stuck:
+            return f"job(s) that must run have no room left: {', '.join(self.stuck[:5])}"
+        if self.unmet_floors:
+            return (f"tenant floor(s) cannot be met, no job of theirs has room left (e.g. running jobs that "
+                    f"may neither move nor stop hold it): {', '.join(self.unmet_floors[:5])}")
+        return None
 
     @property
     def instance(self) -> Instance:

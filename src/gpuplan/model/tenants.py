@@ -35,6 +35,10 @@ def add_tenants(built) -> None:
 
     floor = {t: min(tenant.guaranteed_gpus, idx.demand[t]) for t, tenant in tenants.items()}
     floored = [t for t in tenants if floor[t] > 0]
+    # A tenant owed GPUs whose jobs all lost their room to pinned running work: no constraint
+    # can hold, so the instance is infeasible (reported before the solver is called).
+    built.unmet_floors = [f"{t} (floor {floor[t]:g} GPUs)" for t in floored if not held[t]]
+    floored = [t for t in floored if held[t]]
     m.FLOORED_TENANTS = pyo.Set(initialize=floored, ordered=True, doc="tenants with a floor and demand")
     m.tenant_gpus_min = pyo.Constraint(
         m.FLOORED_TENANTS, rule=lambda _, t: sum(held[t]) >= floor[t], doc="tenant floor")

@@ -72,12 +72,12 @@ class Pool:
     def has_node_for(self, gpus: int, cpu_milli: int, host_memory_mib: int) -> bool:
         """Could-run (a): some node has C_n - R_n >= gpus, P_n >= cpu and Q_n >= memory (the
         pool's nodes share P_n and Q_n, so its roomiest node decides)."""
-        return (
-            bool(self.nodes)
-            and self.most_usable_gpus >= gpus
-            and (self.cpu_milli is None or self.cpu_milli >= cpu_milli)
-            and (self.host_memory_mib is None or self.host_memory_mib >= host_memory_mib)
-        )
+        return bool(self.nodes) and self.most_usable_gpus >= gpus and self.fits_cpu_memory(cpu_milli, host_memory_mib)
+
+    def fits_cpu_memory(self, cpu_milli: int, host_memory_mib: int) -> bool:
+        """P_k >= cpu and Q_k >= memory: what a job needs on each node it runs on."""
+        return ((self.cpu_milli is None or self.cpu_milli >= cpu_milli)
+                and (self.host_memory_mib is None or self.host_memory_mib >= host_memory_mib))
 
 
 @dataclass(frozen=True)
@@ -300,13 +300,16 @@ def _eligible_pools(job: Job, options: dict[str, Option], fitting, supply: _Supp
             pool.id for pool in supply.all if pool.accounts_cpu_or_memory and pool.has_node_for(0, cpu, memory)
         )
     candidates = [pool for g in fitting for pool in supply.by_type.get(g, ())]
-    whole = [pool for pool in candidates if options[pool.gpu_type].gpus > pool.gpus_per_node]
+    # (b) a job on whole nodes needs its CPU and memory on each of them
+    whole = [pool for pool in candidates
+             if options[pool.gpu_type].gpus > pool.gpus_per_node and pool.fits_cpu_memory(cpu, memory)]
     covered = _covered_domains(job, whole, options) if whole and job.scope != "node" else frozenset()
+    whole_ids = {pool.id for pool in whole}
     eligible = [
         pool
         for pool in candidates
         if pool.has_node_for(options[pool.gpu_type].gpus, cpu, memory)
-        or (options[pool.gpu_type].gpus > pool.gpus_per_node and _domain_key(job, pool) in covered)
+        or (pool.id in whole_ids and _domain_key(job, pool) in covered)
     ]
     eligible.sort(key=lambda pool: supply.order[pool.id])
     return tuple(pool.id for pool in eligible)
