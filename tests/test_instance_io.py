@@ -248,3 +248,11 @@ def test_fields_set_after_construction_are_validated():
         instance.jobs[0].gpu_options[0].gpus = -3
     instance.options.cross_site_penalty = 0.1  # a valid change is taken
     assert instance.options.cross_site_penalty == 0.1
+
+
+def test_a_running_job_holds_a_node_whole_where_it_has_all_its_gpus_on_two_or_more_nodes(tmp_path):
+    # 'w' asks for 2 GPUs but runs on 4 + 4 of two 4-GPU nodes: as it runs, it holds both whole
+    # (the verifier's reading of rule 1), so 'c' cannot run beside it, whatever its options say.
+    data = cluster_data([pool("a", "A", 4, 2)], [job("w", {"A": 2}), job("c", {}, cpu_milli=1)],
+                        current=[("w", "a-00", 4), ("w", "a-01", 4), ("c", "a-01", 0)])
+    assert "current_placements[2].node: node 'a-01' is held whole by multi-node job 'w'" in error_of(data, tmp_path)

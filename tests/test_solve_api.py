@@ -302,3 +302,44 @@ def test_check_rows_is_public(quickstart):
     crowded = greedy.placements.copy()
     crowded.loc[:, "node"] = crowded.node.iloc[0]
     assert {v.rule for v in gp.verify_rows(quickstart, crowded)} & {"node_capacity", "eligibility", "whole_node"}
+
+
+# ---------------------------------------------------------------- running jobs against caps and whole nodes
+
+
+def test_a_running_job_over_its_tenants_cap_is_not_kept_by_any_start():
+    # 'r' runs on 4 GPUs but its tenant may now hold 2: keeping it breaks the cap, so neither the
+    # greedy nor the LP-bound shortcut may return it kept.
+    instance = cluster([pool("a", "A", 8, 1)], [job("r", {"A": (4, 1)}), job("q", {"A": (2, 1)})],
+                       tenants=[{"id": "t", "max_gpus": 2}], current=[("r", "a-00", 4)])
+    for method in ("milp", "greedy"):
+        res = solve_checked(instance, method=method, mip_gap=0)
+        states = dict(zip(res.jobs.job, res.jobs.state))
+        assert states == {"r": "preempted", "q": "placed"} and res.objective == 1
+
+
+def test_greedy_reports_pinned_work_over_a_cap_instead_of_claiming_a_solution():
+    instance = cluster([pool("a", "A", 8, 1)], [job("r", {"A": 4}, migratable=False, preemptible=False)],
+                       tenants=[{"id": "t", "max_gpus": 2}], current=[("r", "a-00", 4)])
+    greedy = gp.solve(instance, method="greedy")
+    assert greedy.status == "error" and "cap of tenant(s) t" in greedy.message
+    assert gp.solve(instance).status == "infeasible"
+
+
+@pytest.mark.parametrize("pool_cpu, job_cpu", [(None, 1000), (8000, 0)])
+def test_a_kept_job_that_uses_nothing_counted_still_keeps_its_node_from_going_whole(pool_cpu, job_cpu):
+    # 'cpu' runs on a-01 and may neither move nor stop; 'big' needs both nodes whole. The node's
+    # GPU, CPU and memory rows do not see 'cpu', yet rule 1 says a node held whole runs nothing else.
+    limited = {**pool("a", "A", 4, 2), **({"cpu_milli_per_node": pool_cpu} if pool_cpu else {})}
+    instance = cluster([limited], [job("cpu", {}, cpu_milli=job_cpu, migratable=False, preemptible=False),
+                                   job("big", {"A": (8, 1)}, scope="pod")], current=[("cpu", "a-01", 0)])
+    res = solve_checked(instance, mip_gap=0)
+    assert set(res.placements.job) == {"cpu"} and res.objective == 0
+
+
+def test_greedy_cost_bound_counts_running_jobs_at_nothing():
+    # 'r' is required and kept on 2 of the 4 GPUs its option asks for: it costs half its option.
+    instance = cluster([pool("a", "A", 8, 1)], [job("r", {"A": (4, 1, 3.0)}, required=True, migratable=False)],
+                       current=[("r", "a-00", 2)], options={"objective": "cost"})
+    greedy = solve_checked(instance, method="greedy")
+    assert greedy.bound <= greedy.objective

@@ -545,6 +545,16 @@ def test_consistent_bound_and_gap_pass():
     assert verify(rich(), sol) == []
 
 
+def test_a_bound_equal_to_the_objective_up_to_rounding_has_gap_0():
+    # HiGHS reports gap 0 when objective and bound agree to 1e-9; at objective 0 a bound of
+    # -1.1e-16 is such a case, not a gap of 1.1e-6.
+    sol = rich_solution()
+    sol.update(bound=sol["objective"] * (1 + 1e-12), gap=0.0)
+    assert verify(rich(), sol) == []
+    sol.update(bound=sol["objective"] * (1 + 1e-4), gap=0.0)
+    assert rules(check(rich(), sol)) == {"bound"}
+
+
 def test_min_problem_bound_must_be_below():
     inst = objective_instance("cost")
     sol = solution(inst, OBJ_ROWS, OBJ_STATES, {"q": "objective"})

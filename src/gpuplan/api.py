@@ -91,6 +91,10 @@ def solve(
     if method == "greedy":
         if not start.complete:  # an incomplete placement is no solution: it breaks a rule
             return _finish(base, timings, started, status="error", message=f"greedy: {start.message}")
+        if not _obeys_rules(base, start.rows):
+            broken = check_rows(base["instance"], start.rows, facts=base["facts"], objective=objective)[0]
+            return _finish(base, timings, started, status="error",
+                           message=f"greedy: its placement breaks a rule ({broken}); the MILP may still solve it")
         # No solver, so no bound of its own: the trivial one, so that the gap says how far off
         # the baseline can at most be (and proves it optimal when it reaches the bound).
         bound = trivial_bound(idx, objective)
@@ -212,11 +216,18 @@ def _best_start(base, built, start, relaxation):
         guided = greedy(base["idx"], base["objective"], lp_guide(built))
         if guided.complete:
             candidates.append(guided)
+    # A start may end the search (proved by the LP bound): each is checked against the rules
+    # first, so that a heuristic's slip can never become an answer.
+    candidates = [c for c in candidates if c is base.get("user_start") or _obeys_rules(base, c.rows)]
     if not candidates:
         return None
     sign = 1 if SENSE[base["objective"]] == "max" else -1
     return max(candidates, key=lambda c: sign * evaluate(base["instance"], c.rows, objective=base["objective"],
                                                          facts=base["facts"]).objective)
+
+
+def _obeys_rules(base, rows) -> bool:
+    return not check_rows(base["instance"], rows, facts=base["facts"], objective=base["objective"])
 
 
 def _from_outcome(base, timings, started, built, outcome, start, start_set) -> Result:

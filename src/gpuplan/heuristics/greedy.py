@@ -68,13 +68,11 @@ class LpGuide:
 def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -> GreedyOutcome:
     """Best-fit greedy; with an LP ``guide`` it follows the LP's order and choices instead."""
     instance = idx.instance
-    kept = [r for r in sorted(idx.running) if _keeps(idx, r, guide)]
+    tenants = {t.id: t for t in instance.tenants}
+    held = defaultdict(float)
+    kept = _kept_within_caps(idx, [r for r in sorted(idx.running) if _keeps(idx, r, guide)], tenants, held)
     rows: list[Row] = [row for r in kept for row in current_rows(idx.running[r])]
     state = ClusterState(idx, list(rows))
-    tenants = {t.id: t for t in instance.tenants}
-    held = defaultdict(int)
-    for r in kept:
-        held[idx.instance_job(r).tenant] += idx.running[r].gpus
     pack_of = {j: idx.pack_pairs_of_job(j) for j in idx.jobs}
     waiting = [j for j in idx.jobs if j not in kept and (j not in idx.running or idx.running[j].migratable)]
     placed: set[str] = set(kept)
@@ -175,6 +173,20 @@ def _guided_node_option(idx, state, job, budgets: dict[str, float] | None, objec
     return None
 
 
+def _kept_within_caps(idx, keeping: list[str], tenants: dict, held: dict) -> list[str]:
+    """The running jobs to keep, filling ``held``: those that may not stop always, then the
+    others while their tenant stays within its cap (the rest may still be placed anew)."""
+    pinned = [r for r in keeping if not idx.running[r].preemptible]
+    kept = []
+    for r in pinned + [r for r in keeping if idx.running[r].preemptible]:
+        tenant = idx.instance_job(r).tenant
+        cap = tenants[tenant].max_gpus
+        if r in pinned or cap is None or held[tenant] + idx.running[r].gpus <= cap + 1e-9:
+            kept.append(r)
+            held[tenant] += idx.running[r].gpus
+    return kept
+
+
 def _keeps(idx, r: str, guide: LpGuide | None) -> bool:
     """The plain greedy keeps every running job; guided, it keeps those the LP keeps."""
     run = idx.running[r]
@@ -188,7 +200,11 @@ def _outcome(idx, rows, placed, held, floors) -> GreedyOutcome:
     missing = [job.id for job in idx.instance.jobs if job.required and job.id not in placed]
     missing += [j for j in must_run if j not in placed and j not in missing]
     short = [t for t, floor in floors.items() if held[t] < floor]
+    caps = {t.id: t.max_gpus for t in idx.instance.tenants}
+    over = [t for t, gpus in held.items() if caps.get(t) is not None and gpus > caps[t] + 1e-9]
     problems = []
+    if over:  # only running jobs that may not stop can put a tenant there
+        problems.append(f"running jobs that may not stop hold more than the cap of tenant(s) {', '.join(over[:5])}")
     if missing:
         problems.append(f"could not place required job(s) {', '.join(missing[:5])}")
     if short:

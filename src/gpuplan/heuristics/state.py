@@ -50,18 +50,21 @@ class ClusterState:
             shared[key] += job.gpu_share_milli
         elif row.gpus:
             self._set_free(row.node, self.free[row.node] - row.gpus)
-        if not job.cpu_only and row.gpu_index is None and job.gpus_on(info.gpu_type) > info.gpus:
-            # a node held whole by a multi-node job: nothing else may run on it
+        if self._holds_whole(job, info, row):  # nothing else may run on the node
             self.closed.add(row.node)
-            if self.cpu[row.node] is not None:
-                self.cpu[row.node] -= job.cpu_milli
-            if self.memory[row.node] is not None:
-                self.memory[row.node] -= job.host_memory_mib
-        else:
-            if self.cpu[row.node] is not None:
-                self.cpu[row.node] -= job.cpu_milli
-            if self.memory[row.node] is not None:
-                self.memory[row.node] -= job.host_memory_mib
+        if self.cpu[row.node] is not None:
+            self.cpu[row.node] -= job.cpu_milli
+        if self.memory[row.node] is not None:
+            self.memory[row.node] -= job.host_memory_mib
+
+    def _holds_whole(self, job, info, row: Placement) -> bool:
+        """A multi-node job's row: a new one needs more GPUs than the node has; a running job's
+        current row holds the node whole when the job is on 2+ nodes with all of this one's."""
+        if job.cpu_only or row.gpu_index is not None:
+            return False
+        run = self.idx.running.get(row.job)
+        current = run is not None and run.rows.get(row.node) == row.gpus and run.holds_whole(row.node, info.gpus)
+        return current or job.gpus_on(info.gpu_type) > info.gpus
 
     def has_room(self, node: str, cpu: int, memory: int) -> bool:
         return (self.cpu[node] is None or self.cpu[node] >= cpu) and \

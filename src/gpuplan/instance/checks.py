@@ -7,7 +7,7 @@ never fit is *not* an input error: the model reports it unplaced with its reason
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Iterator
 
 from .nodes import generated_node_ids, node_info_by_id
@@ -150,14 +150,16 @@ def _current_placements(instance: Instance) -> Iterator[Problem]:
 
 
 def _whole_nodes_alone(instance: Instance) -> Iterator[Problem]:
-    """A node a running multi-node job holds whole runs nothing else (rule 1)."""
+    """A node a running multi-node job holds whole runs nothing else (rule 1): the job has rows
+    on two or more nodes, and on this one all its GPUs (as the verifier reads it)."""
     nodes = node_info_by_id(instance)
-    jobs = {job.id: job for job in instance.jobs}
+    nodes_of: dict[str, set[str]] = defaultdict(set)
+    for row in instance.current_placements:
+        nodes_of[row.job].add(row.node)
     holder: dict[str, str] = {}
     for row in instance.current_placements:
-        job, info = jobs.get(row.job), nodes.get(row.node)
-        if job is not None and info is not None and not job.cpu_only and not job.fractional \
-                and info.gpu_type in {o.gpu_type for o in job.gpu_options} and job.gpus_on(info.gpu_type) > info.gpus:
+        info = nodes.get(row.node)
+        if info is not None and len(nodes_of[row.job]) >= 2 and row.gpus > 0 and row.gpus == info.gpus:
             holder[row.node] = row.job
     for i, row in enumerate(instance.current_placements):
         if row.node in holder and holder[row.node] != row.job:

@@ -146,6 +146,11 @@ class RunningJob:
     def sharing(self) -> bool:
         return self.share_milli < 1000
 
+    def holds_whole(self, node: str, node_gpus: int) -> bool:
+        """Rule 1: a job on two or more nodes holds a node whole where it has all its GPUs."""
+        held = self.rows.get(node, 0)
+        return len(self.rows) >= 2 and held > 0 and held == node_gpus
+
 
 @dataclass
 class AssignmentIndex:

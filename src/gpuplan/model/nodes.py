@@ -129,7 +129,9 @@ def add_node_rows(built, pack) -> None:
 
 def _add_whole_exclusion(m, idx) -> None:
     """A node held whole (by a spanning job, or kept by a running multi-node job) runs nothing
-    else: this matters for jobs that need no GPU, which the GPU row does not stop."""
+    else: this matters for jobs that need no GPU, which the GPU row does not stop, and for a
+    kept running job that uses nothing the node's rows count (no GPU, and no CPU or memory
+    where the node limits them)."""
     placed_on, most = defaultdict(list), defaultdict(int)
     for g, n in m.NODE_PACK:
         placed_on[n].append(m.place[g, n])
@@ -139,15 +141,24 @@ def _add_whole_exclusion(m, idx) -> None:
         holders[n].append(m.whole[n])
     for n, on_node in idx.node_running.items():
         for r, held in on_node:
-            job = idx.instance_job(r)
-            if not job.cpu_only and not job.fractional and job.gpus_on(idx.nodes[n].gpu_type) > idx.nodes[n].gpus:
+            if idx.running[r].holds_whole(n, idx.nodes[n].gpus):
                 holders[n].append(m.keep[r])
+            elif _uses_nothing_counted(idx.running[r], held, idx.nodes[n]):
+                placed_on[n].append(m.keep[r])
+                most[n] += 1
     rows = [(n, k) for n in sorted(placed_on) for k in range(len(holders[n]))]
     m.WHOLE_HOLDERS = pyo.Set(dimen=2, ordered=True, initialize=rows, doc="(node, whole-node holder) with jobs to exclude")
     m.node_jobs_max = pyo.Constraint(
         m.WHOLE_HOLDERS,
         rule=lambda _, n, k: sum(placed_on[n]) <= most[n] * (1 - holders[n][k]),
         doc="a node held whole runs nothing else")
+
+
+def _uses_nothing_counted(run, held, info) -> bool:
+    """A running job on a node that no GPU, CPU or memory row of the node would see."""
+    return (not run.sharing and not held
+            and (not run.cpu_milli or info.cpu_milli is None)
+            and (not run.host_memory_mib or info.host_memory_mib is None))
 
 
 def _is_keep(m, var) -> bool:
