@@ -343,3 +343,16 @@ def test_greedy_cost_bound_counts_running_jobs_at_nothing():
                        current=[("r", "a-00", 2)], options={"objective": "cost"})
     greedy = solve_checked(instance, method="greedy")
     assert greedy.bound <= greedy.objective
+
+
+@pytest.mark.parametrize("scope", ["site", "any"])
+def test_whole_nodes_of_one_class_but_other_cpu_are_not_one_supply(scope):
+    # Two 8 x A pools in one site, 4000 and 8000 milli CPU per node; 'big' needs two whole
+    # nodes with 5000 milli each: only one node has that, so it cannot run.
+    lo = {**pool("lo", "A", 8, 1, pod="p1"), "cpu_milli_per_node": 4000}
+    hi = {**pool("hi", "A", 8, 1, pod="p2"), "cpu_milli_per_node": 8000}
+    instance = cluster([lo, hi], [job("big", {"A": (16, 1)}, scope=scope, cpu_milli=5000),
+                                  job("fits", {"A": (16, 1)}, scope=scope, cpu_milli=4000)])
+    for method in ("milp", "greedy"):
+        res = solve_checked(instance, method=method, mip_gap=0)
+        assert set(res.placements.job) == {"fits"}

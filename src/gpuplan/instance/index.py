@@ -434,7 +434,7 @@ def _pools(instance: Instance, nodes: dict[str, NodeInfo], node_running) -> dict
         site = pod_site[pool.pod]
         gpu_class = class_id(pool.gpu_type, pool.gpus_per_node)
         index = PoolIndex(pool.id, pool.pod, site, pool.gpu_type, pool.gpus_per_node, gpu_class,
-                          f"{site}/{gpu_class}", by_pool[pool.id])
+                          _site_class(site, gpu_class, pool), by_pool[pool.id])
         for node_id in index.nodes:
             on_node = node_running.get(node_id, [])
             if nodes[node_id].reserved_gpus == 0 and not on_node:
@@ -445,6 +445,16 @@ def _pools(instance: Instance, nodes: dict[str, NodeInfo], node_running) -> dict
                 index.shared.append(node_id)
         pools[pool.id] = index
     return pools
+
+
+def _site_class(site: str, gpu_class: str, pool) -> str:
+    """The pools of a site whose nodes are interchangeable for a job on whole nodes: same GPU
+    class and the same CPU and memory per node (a whole-node job needs its CPU and memory on
+    each node, so pools that differ there cannot share one supply)."""
+    limits = "".join(f"/{name}{value}" for name, value in (("cpu", pool.cpu_milli_per_node),
+                                                           ("mem", pool.host_memory_mib_per_node))
+                     if value is not None)
+    return f"{site}/{gpu_class}{limits}"
 
 
 def _classes(pools: dict[str, PoolIndex]) -> dict[str, GpuClass]:
