@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import gpuplan as gp
 from builders import cluster_data, pool
 from gpuplan.instance.nodes import node_infos
+from gpuplan.instance.schema import Node
 from gpuplan.verify.facts import instance_facts
 from gpuplan.verify.rules import placement_violations
 from gpuplan.verify.value import evaluate_rows, group_rows
@@ -37,6 +38,9 @@ def tiny_instances(draw):
         if resources and draw(st.booleans()):
             spec["cpu_milli_per_node"] = draw(st.sampled_from([4000, 8000]))
         pools.append(spec)
+    reserved = draw(st.booleans()) and draw(st.booleans())  # one GPU of the first node held outside
+    nodes = ([{"id": f"k0-{n:02d}", "pool": "k0", **({"reserved_gpus": 1} if reserved and n == 0 else {})}
+              for n in range(pools[0]["node_count"])] if reserved else [])
     if resources and draw(st.booleans()):
         pools.append({**pool("cpu", None, 0, 1), "cpu_milli_per_node": 6000})
     jobs = []
@@ -56,24 +60,29 @@ def tiny_instances(draw):
         }
         if kind == "share":
             spec["gpu_share_milli"] = draw(st.sampled_from([300, 450, 600, 700]))
-        if resources:
-            spec["cpu_milli"] = draw(st.sampled_from([0, 2000, 3000]))
+        if resources:  # 5000: more than some nodes have, also for jobs on whole nodes
+            spec["cpu_milli"] = draw(st.sampled_from([0, 2000, 3000, 5000]))
         jobs.append(spec)
-    tenants = [{"id": "t", "guaranteed_gpus": draw(st.sampled_from([0, 0, 2]))},
-               {"id": "u", "weight": draw(st.sampled_from([1, 2])), "max_gpus": draw(st.sampled_from([None, 4, 8]))}]
+    tenants = [{"id": "t", "guaranteed_gpus": draw(st.sampled_from([0, 0, 1, 2]))},
+               {"id": "u", "weight": draw(st.sampled_from([1, 2])), "max_gpus": draw(st.sampled_from([None, 1, 4, 8]))}]
     tenants[1] = {k: v for k, v in tenants[1].items() if v is not None}
-    data = cluster_data(pools, jobs, tenants=tenants, options={"objective": draw(st.sampled_from(OBJECTIVES))})
+    data = cluster_data(pools, jobs, tenants=tenants, nodes=nodes,
+                        options={"objective": draw(st.sampled_from(OBJECTIVES))})
     _maybe_running(draw, data)
     return gp.from_dict(data)
 
 
 def _maybe_running(draw, data):
-    """Sometimes job j0 already runs on the first node (if it fits there)."""
+    """Sometimes job j0 already runs on the first node (if it fits there); a CPU-only j0 runs
+    there holding no GPU, whatever the node accounts for (kept jobs are taken as they are)."""
     if not draw(st.booleans()):
         return
     first_pool, job = data["node_pools"][0], data["jobs"][0]
+    reserved = next((n.get("reserved_gpus", 0) for n in data["nodes"] if n["id"].endswith("-00")), 0)
     option = next((o for o in job["gpu_options"] if o["gpu_type"] == first_pool["gpu_type"]), None)
-    if option is None or option["gpus"] > first_pool["gpus_per_node"] \
+    if not job["gpu_options"]:
+        option = {"gpus": 0}
+    if option is None or option["gpus"] > first_pool["gpus_per_node"] - reserved \
             or job.get("cpu_milli", 0) > first_pool.get("cpu_milli_per_node", 10**9):
         return
     row = {"job": "j0", "node": f"{first_pool['id']}-00", "gpus": option["gpus"]}
@@ -149,6 +158,9 @@ def _relabel(instance):
     rename = lambda prefix, x: f"{prefix}-{x}-renamed"  # noqa: E731
     for p in data["node_pools"]:
         p["id"] = rename("pool", p["id"])
+    for node in data["nodes"]:  # listed nodes keep the <pool>-NN form, renamed with their pool
+        pool_id, index = node["id"].rsplit("-", 1)
+        node.update(id=f"{rename('pool', pool_id)}-{index}", pool=rename("pool", node["pool"]))
     for j in data["jobs"]:
         j["id"] = rename("job", j["id"])
     for row in data["current_placements"]:
@@ -182,8 +194,10 @@ def test_more_capacity_never_hurts(instance, data):
     instance = instance.model_copy(update={"tenants": [t.model_copy(update={"guaranteed_gpus": 0}) for t in instance.tenants]})
     before = gp.solve(instance, mip_gap=0)
     grown = instance.model_copy(deep=True)
-    target = data.draw(st.integers(0, len(grown.node_pools) - 1))
-    grown.node_pools[target].node_count += 1
+    target = grown.node_pools[data.draw(st.integers(0, len(grown.node_pools) - 1))]
+    if any(node.pool == target.id for node in grown.nodes):  # a pool that lists its nodes lists the new one
+        grown.nodes.append(Node(id=f"{target.id}-{target.node_count:02d}", pool=target.id))
+    target.node_count += 1
     after = gp.solve(grown, mip_gap=0)
     gp.verify(grown, after)
     if before.has_solution:
