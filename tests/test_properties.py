@@ -23,7 +23,7 @@ from gpuplan.verify.facts import instance_facts
 from gpuplan.verify.rules import placement_violations
 from gpuplan.verify.value import evaluate_rows, group_rows
 
-SETTINGS = settings(max_examples=int(__import__("os").environ.get("GPUPLAN_EXAMPLES", 40)), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("GPUPLAN_EXAMPLES", 100)), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 OBJECTIVES = ["throughput", "utilization", "cost", "fairness"]
 
 
