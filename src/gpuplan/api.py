@@ -24,7 +24,8 @@ from .reasons import unplaced_reasons
 from .rounding import lp_guide
 from .results import JOB_COLUMNS, PLACEMENT_COLUMNS, TERM_COLUMNS, Result
 from .solver import HighsSession, SolveOptions, relative_gap, solve_model
-from .verify import check_rows, evaluate
+from .verify import evaluate
+from .verify.check import judge_rows
 from .verify.value import placement_rows
 from .verify.facts import instance_facts
 
@@ -91,10 +92,10 @@ def solve(
     if method == "greedy":
         if not start.complete:  # an incomplete placement is no solution: it breaks a rule
             return _finish(base, timings, started, status="error", message=f"greedy: {start.message}")
-        if not _obeys_rules(base, start.rows):
-            broken = check_rows(base["instance"], start.rows, facts=base["facts"], objective=objective)[0]
+        broken, _ = _judged(base, start.rows)
+        if broken:
             return _finish(base, timings, started, status="error",
-                           message=f"greedy: its placement breaks a rule ({broken}); the MILP may still solve it")
+                           message=f"greedy: its placement breaks a rule ({broken[0]}); the MILP may still solve it")
         # No solver, so no bound of its own: the trivial one, so that the gap says how far off
         # the baseline can at most be (and proves it optimal when it reaches the bound).
         bound = trivial_bound(idx, objective)
@@ -198,7 +199,7 @@ def _user_start(base, start) -> GreedyOutcome:
     """A start the caller supplies: checked against the rules before it is used."""
     rows = start.placements if isinstance(start, Result) else start
     rows = [Placement(*row) for row in placement_rows(rows)]
-    violations = check_rows(base["instance"], rows, facts=base["facts"], objective=base["objective"])
+    violations, _ = _judged(base, rows)
     if violations:
         raise ValueError(f"start is not a valid placement: {violations[0]}")
     return GreedyOutcome(rows, complete=True, message="the start given")
@@ -217,17 +218,19 @@ def _best_start(base, built, start, relaxation):
         if guided.complete:
             candidates.append(guided)
     # A start may end the search (proved by the LP bound): each is checked against the rules
-    # first, so that a heuristic's slip can never become an answer.
-    candidates = [c for c in candidates if c is base.get("user_start") or _obeys_rules(base, c.rows)]
-    if not candidates:
-        return None
+    # (the caller's was checked on arrival), so that a heuristic's slip can never become an answer.
     sign = 1 if SENSE[base["objective"]] == "max" else -1
-    return max(candidates, key=lambda c: sign * evaluate(base["instance"], c.rows, objective=base["objective"],
-                                                         facts=base["facts"]).objective)
+    valued = []
+    for candidate in candidates:
+        broken, evaluation = _judged(base, candidate.rows)
+        if not broken:
+            valued.append((sign * evaluation.objective, candidate))
+    return max(valued, key=lambda pair: pair[0])[1] if valued else None
 
 
-def _obeys_rules(base, rows) -> bool:
-    return not check_rows(base["instance"], rows, facts=base["facts"], objective=base["objective"])
+def _judged(base, rows):
+    """The rows' rule violations and evaluation under the instance's facts, from one pass."""
+    return judge_rows(base["instance"], rows, facts=base["facts"], objective=base["objective"])
 
 
 def _from_outcome(base, timings, started, built, outcome, start, start_set) -> Result:

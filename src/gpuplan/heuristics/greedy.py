@@ -176,14 +176,13 @@ def _guided_node_option(idx, state, job, budgets: dict[str, float] | None, objec
 def _kept_within_caps(idx, keeping: list[str], tenants: dict, held: dict) -> list[str]:
     """The running jobs to keep, filling ``held``: those that may not stop always, then the
     others while their tenant stays within its cap (the rest may still be placed anew)."""
-    pinned = [r for r in keeping if not idx.running[r].preemptible]
     kept = []
-    for r in pinned + [r for r in keeping if idx.running[r].preemptible]:
-        tenant = idx.instance_job(r).tenant
+    for r in sorted(keeping, key=lambda r: idx.running[r].preemptible):  # those that may not stop first
+        run, tenant = idx.running[r], idx.instance_job(r).tenant
         cap = tenants[tenant].max_gpus
-        if r in pinned or cap is None or held[tenant] + idx.running[r].gpus <= cap + 1e-9:
+        if not run.preemptible or cap is None or held[tenant] + run.gpus <= cap + 1e-9:
             kept.append(r)
-            held[tenant] += idx.running[r].gpus
+            held[tenant] += run.gpus
     return kept
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Iterator
 
-from .nodes import generated_node_ids, node_info_by_id
+from .nodes import generated_node_ids, holds_node_whole, node_info_by_id
 from .schema import Instance
 
 Problem = tuple[tuple, str]
@@ -159,7 +159,7 @@ def _whole_nodes_alone(instance: Instance) -> Iterator[Problem]:
     holder: dict[str, str] = {}
     for row in instance.current_placements:
         info = nodes.get(row.node)
-        if info is not None and len(nodes_of[row.job]) >= 2 and row.gpus > 0 and row.gpus == info.gpus:
+        if info is not None and holds_node_whole(len(nodes_of[row.job]), row.gpus, info.gpus):
             holder[row.node] = row.job
     for i, row in enumerate(instance.current_placements):
         if row.node in holder and holder[row.node] != row.job:

@@ -23,7 +23,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .nodes import NodeInfo, node_infos
+from .nodes import NodeInfo, holds_node_whole, node_infos
 from .schema import Instance, Job
 
 DEFAULT_MAX_PATTERNS = 400
@@ -147,9 +147,7 @@ class RunningJob:
         return self.share_milli < 1000
 
     def holds_whole(self, node: str, node_gpus: int) -> bool:
-        """Rule 1: a job on two or more nodes holds a node whole where it has all its GPUs."""
-        held = self.rows.get(node, 0)
-        return len(self.rows) >= 2 and held > 0 and held == node_gpus
+        return holds_node_whole(len(self.rows), self.rows.get(node, 0), node_gpus)
 
 
 @dataclass

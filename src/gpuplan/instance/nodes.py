@@ -28,6 +28,11 @@ class NodeInfo:
         return self.gpus - self.reserved_gpus
 
 
+def holds_node_whole(nodes_used: int, gpus_here: int, node_gpus: int) -> bool:
+    """Rule 1: a job on two or more nodes holds a node whole where it has all its GPUs."""
+    return nodes_used >= 2 and gpus_here > 0 and gpus_here == node_gpus
+
+
 def generated_node_ids(pool_id: str, count: int) -> list[str]:
     width = max(2, len(str(max(count - 1, 0))))
     return [f"{pool_id}-{i:0{width}d}" for i in range(count)]

@@ -19,9 +19,8 @@ def trivial_bound(idx, objective: str) -> float:
     if objective == "cost":
         # A running job kept on fewer GPUs than an option asks for costs that share of it, so
         # only required jobs that are not running yet count (at their cheapest option).
-        running = {placement.job for placement in idx.instance.current_placements}
         return sum(min((option.cost_per_hour for option in job.gpu_options), default=0.0)
-                   for job in jobs if job.required and job.id not in running)
+                   for job in jobs if job.required and job.id not in idx.running)
     if objective == "utilization":
         return float(idx.usable_gpus)
     if objective == "fairness":

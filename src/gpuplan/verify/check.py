@@ -17,7 +17,7 @@ from ..instance.schema import Instance
 from .claims import bound_claims, job_claims, kpi_claims, number, objective_claims, term_claims
 from .facts import Facts, instance_facts
 from .rules import placement_violations
-from .value import SENSE, evaluate_rows, group_rows
+from .value import SENSE, Evaluation, evaluate_rows, group_rows
 from .violations import VerificationError, Violation
 
 SOLUTION_FILE = "solution.json"
@@ -47,6 +47,13 @@ def verify(instance, solution, *, raise_on_error: bool = True, tol: float = 1e-6
 def check_rows(instance, rows, *, facts: Facts | None = None, objective: str | None = None) -> list[Violation]:
     """Validity alone (rules 1-9) of bare placement rows: (job, node, gpus[, gpu_index]) tuples,
     dicts or a DataFrame. Returns [] when valid; for claims and objectives use :func:`verify`."""
+    return judge_rows(instance, rows, facts=facts, objective=objective)[0]
+
+
+def judge_rows(instance, rows, *, facts: Facts | None = None,
+               objective: str | None = None) -> tuple[list[Violation], Evaluation | None]:
+    """:func:`check_rows` and the rows' evaluation from one pass (None when a row names an
+    unknown job or node), for a caller that wants both."""
     from .value import placement_rows
 
     instance = _as_instance(instance)
@@ -56,9 +63,9 @@ def check_rows(instance, rows, *, facts: Facts | None = None, objective: str | N
                          f"row {r} names an unknown {'job' if r[0] not in facts.jobs else 'node'}")
                for r in parsed if r[0] not in facts.jobs or r[1] not in facts.nodes]
     if unknown:
-        return unknown
+        return unknown, None
     evaluation = evaluate_rows(facts, parsed, objective or facts.objective)
-    return placement_violations(facts, group_rows(facts, parsed), evaluation)
+    return placement_violations(facts, group_rows(facts, parsed), evaluation), evaluation
 
 
 def solution_dict(solution) -> dict:
