@@ -137,15 +137,15 @@ def test_import_gap_bad_file_exit_2(tmp_path):
 
 
 def test_solve_log_echoes_the_solver(tmp_path):
-    result = run("solve", QUICKSTART, "--log")
+    result, quiet = run("solve", QUICKSTART, "--log"), run("solve", QUICKSTART)
     assert result.exit_code == 0, result.output
-    assert "Model status" in result.output and "optimal" in result.output
+    assert "optimal" in result.output and len(result.output.splitlines()) > len(quiet.output.splitlines()) + 5
 
 
 @pytest.mark.parametrize("args, message", [
     (["batch", "instances", "--out", "OUT", "--workers", "0"], "Invalid value for '--workers'"),
-    (["batch", "instances", "--bogus"], "No such option: --bogus"),
-    (["solve"], "Missing argument 'file'"),
+    (["batch", "instances", "--bogus"], "--bogus"),       # click's wording varies with its version
+    (["solve"], "Missing argument"),
     (["solve", "X.json", "--time-limit", "abc"], "Invalid value for '--time-limit'"),
     (["import", "alibaba", "a.csv", "b.csv", "-o", "x.json", "--pods", "-3"], "Invalid value for '--pods'"),
     (["nosuch"], "No such command 'nosuch'"),

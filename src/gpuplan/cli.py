@@ -20,6 +20,11 @@ from typer.core import TyperGroup
 
 from .errors import GpuplanError, InputError
 
+try:  # recent typer carries its own click, whose errors derive from TyperException
+    from typer import TyperException as UsageProblem
+except ImportError:  # older typer raises click's
+    from click import ClickException as UsageProblem
+
 
 class OneLineErrors(TyperGroup):
     """Usage errors (unknown option, missing argument, a value out of range) as one line on
@@ -30,7 +35,7 @@ class OneLineErrors(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except typer.TyperException as exc:
+        except UsageProblem as exc:
             context = getattr(exc, "ctx", None)
             if type(exc).__name__ == "NoArgsIsHelpError":  # e.g. a bare `gpuplan generate`: help shown
                 sys.exit(exc.exit_code)
