@@ -78,7 +78,7 @@ def solve(
     timings["index_s"] = time.perf_counter() - tick
     base = dict(instance=instance, idx=idx, problem=problem, method=method, objective=objective,
                 facts=instance_facts(instance))
-    base["user_start"] = _user_start(base, start) if start is not None else None
+    base["user_start"], base["user_evaluation"] = _user_start(base, start) if start is not None else (None, None)
 
     impossible = idx.required_but_impossible()
     if impossible:
@@ -92,7 +92,7 @@ def solve(
     if method == "greedy":
         if not start.complete:  # an incomplete placement is no solution: it breaks a rule
             return _finish(base, timings, started, status="error", message=f"greedy: {start.message}")
-        broken, _ = _judged(base, start.rows)
+        broken, evaluation = _judged(base, start.rows)
         if broken:
             return _finish(base, timings, started, status="error",
                            message=f"greedy: its placement breaks a rule ({broken[0]}); the MILP may still solve it")
@@ -100,7 +100,8 @@ def solve(
         # the baseline can at most be (and proves it optimal when it reaches the bound).
         bound = trivial_bound(idx, objective)
         result = _finish(base, timings, started, status="feasible", rows=start.rows, bound=bound,
-                         message="greedy best-fit baseline; bound: the trivial one (every job at its best)")
+                         message="greedy best-fit baseline; bound: the trivial one (every job at its best)",
+                         evaluation=evaluation)
         if result.gap is not None and result.gap <= options.mip_gap:
             result.status = "optimal"
         return result
@@ -128,7 +129,7 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
             return _finish(base, timings, started, status="infeasible", log=session.log.getvalue(),
                            message="the LP relaxation is infeasible, so is the instance")
         tick = time.perf_counter()
-        best = _best_start(base, built, start, relaxation)
+        best, best_evaluation = _best_start(base, built, start, relaxation)
         timings["rounding_s"] = time.perf_counter() - tick
         start_set = best is not None and apply_start(built, best.rows)
         base["relaxation_bound"] = relaxation.bound
@@ -137,7 +138,7 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
             gap = relative_gap(value, relaxation.bound)
             if gap is not None and gap <= options.mip_gap:
                 return _finish(base, timings, started, status="optimal", rows=best.rows, bound=relaxation.bound,
-                               solver_objective=value, log=session.log.getvalue(),
+                               solver_objective=value, log=session.log.getvalue(), evaluation=best_evaluation,
                                message="proved by the LP relaxation bound (no branching needed)")
             if len(built.model.NODE_PACK) > LNS_THRESHOLD:
                 return _search_neighborhoods(base, timings, started, options, built, session, relaxation)
@@ -195,37 +196,38 @@ def _finishing_reserve(options: SolveOptions) -> float:
     return min(EXTRACTION_RESERVE_S, FINISHING_SHARE * options.time_limit)
 
 
-def _user_start(base, start) -> GreedyOutcome:
-    """A start the caller supplies: checked against the rules before it is used."""
+def _user_start(base, start):
+    """A start the caller supplies, checked against the rules before it is used, and its
+    evaluation."""
     rows = start.placements if isinstance(start, Result) else start
     rows = [Placement(*row) for row in placement_rows(rows)]
-    violations, _ = _judged(base, rows)
+    violations, evaluation = _judged(base, rows)
     if violations:
         raise ValueError(f"start is not a valid placement: {violations[0]}")
-    return GreedyOutcome(rows, complete=True, message="the start given")
+    return GreedyOutcome(rows, complete=True, message="the start given"), evaluation
 
 
 def _best_start(base, built, start, relaxation):
-    """The best of the plain greedy, the LP-guided greedy and a start given by the caller (None
-    if none is complete)."""
+    """The best of the plain greedy, the LP-guided greedy and a start given by the caller, with
+    its evaluation ((None, None) if none is complete and valid)."""
     # The caller's start comes first, so that it wins ties: it was offered for a reason the
     # objective may not see (e.g. a fragmentation-aware placement when everything fits).
-    candidates = [base["user_start"]] if base.get("user_start") is not None else []
-    if start.complete:
-        candidates.append(start)
+    judged = [(base["user_start"], base["user_evaluation"])] if base.get("user_start") is not None else []
+    candidates = [start] if start.complete else []
     if relaxation.status == "optimal":
         guided = greedy(base["idx"], base["objective"], lp_guide(built))
         if guided.complete:
             candidates.append(guided)
     # A start may end the search (proved by the LP bound): each is checked against the rules
     # (the caller's was checked on arrival), so that a heuristic's slip can never become an answer.
-    sign = 1 if SENSE[base["objective"]] == "max" else -1
-    valued = []
     for candidate in candidates:
         broken, evaluation = _judged(base, candidate.rows)
         if not broken:
-            valued.append((sign * evaluation.objective, candidate))
-    return max(valued, key=lambda pair: pair[0])[1] if valued else None
+            judged.append((candidate, evaluation))
+    if not judged:
+        return None, None
+    sign = 1 if SENSE[base["objective"]] == "max" else -1
+    return max(judged, key=lambda pair: sign * pair[1].objective)
 
 
 def _judged(base, rows):
@@ -260,7 +262,8 @@ def _from_outcome(base, timings, started, built, outcome, start, start_set) -> R
 
 
 def _finish(base, timings, started, *, status, rows=None, bound=None, solver_objective=None, message="",
-            log="") -> Result:
+            log="", evaluation=None) -> Result:
+    """The Result; ``evaluation``: the rows' evaluation when the caller already has it."""
     instance, idx, objective = base["instance"], base["idx"], base["objective"]
     result = Result(
         instance_name=instance.name or "", problem=base["problem"], method=base["method"],
@@ -268,7 +271,7 @@ def _finish(base, timings, started, *, status, rows=None, bound=None, solver_obj
         solver_objective=solver_objective, message=message, solver_log=log,
     )
     if rows is not None:
-        _fill_solution(result, instance, idx, rows, base["facts"])
+        _fill_solution(result, instance, idx, rows, base["facts"], evaluation)
         result.gap = relative_gap(result.objective, bound)
     timings["total_s"] = time.perf_counter() - started
     result.timings = timings
@@ -279,8 +282,8 @@ def _row_key(row):
     return (row.job, row.node, row.gpu_index if row.gpu_index is not None else -1)
 
 
-def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, rows, facts) -> None:
-    evaluation = evaluate(instance, rows, objective=result.objective_name, facts=facts)
+def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, rows, facts, evaluation=None) -> None:
+    evaluation = evaluation or evaluate(instance, rows, objective=result.objective_name, facts=facts)
     nodes = idx.nodes
     result.placements = pd.DataFrame(
         [(row.job, row.node, nodes[row.node].gpu_type, row.gpus, row.gpu_index, nodes[row.node].pool,

@@ -41,14 +41,13 @@ class Workload:
     allowed: np.ndarray    # bool (types, node types + 1)
     popularity: np.ndarray  # float (types,)
     levels: np.ndarray = None    # distinct per-GPU shares d, ascending
-    level_of: np.ndarray = None  # int (types,): index of the type's d in levels
 
     def __post_init__(self):
         # Types sorted by share, so that sums per level are contiguous (np.add.reduceat).
         order = np.argsort(self.milli, kind="stable")
         for name in ("cpu", "mem", "gpus", "milli", "allowed", "popularity"):
             setattr(self, name, getattr(self, name)[order])
-        self.levels, self.level_of = np.unique(self.milli, return_inverse=True)
+        self.levels = np.unique(self.milli)
         self.level_values = self.levels.astype(np.float32)
         self.level_starts = np.flatnonzero(np.r_[True, np.diff(self.milli) != 0])
         self.weight_by_node_type = (self.allowed * self.popularity[:, None]).T.copy()  # (node types, types)

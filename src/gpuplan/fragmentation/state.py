@@ -48,10 +48,6 @@ class Tasks:
     def __post_init__(self):
         self.index = {job_id: j for j, job_id in enumerate(self.ids)}
 
-    @property
-    def sharing(self) -> np.ndarray:
-        return (self.gpus == 1) & (self.milli < MILLI)
-
     @classmethod
     def from_jobs(cls, jobs: list[Job], gpu_types: list[str], memory_gb: dict[str, float]) -> "Tasks":
         type_index = {t: i for i, t in enumerate(gpu_types)}
@@ -123,10 +119,6 @@ class ClusterState:
         rows = instance.current_placements if placements is None else placements
         state.apply_rows(placement_rows(rows))
         return state
-
-    def copy(self) -> "ClusterState":
-        return ClusterState(self.node_ids, self.gpu_types, self.node_type, self.gpu_count, self.cpu_free.copy(),
-                            self.mem_free.copy(), self.gpu_free.copy(), self.tasks)
 
     # ------------------------------------------------------------ queries
 

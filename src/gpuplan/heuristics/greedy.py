@@ -255,8 +255,8 @@ def _certainty_order(idx, jobs, guide: LpGuide) -> list[str]:
     best: dict[str, float] = defaultdict(float)
     for (g, _), value in guide.pack.items():
         best[g] = max(best[g], value / idx.groups[g].count)
-    for (j, _), value in guide.span.items():
-        best[j] = max(best[j], guide.spanned.get(j, 0.0))
+    for j, value in guide.spanned.items():
+        best[j] = max(best[j], value)
     for r, value in guide.keep.items():
         best[r] = max(best[r], value)
     return sorted(jobs, key=lambda j: (-round(best[idx.group_of.get(j, j)], 6), j))

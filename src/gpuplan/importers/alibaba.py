@@ -111,10 +111,6 @@ class TraceNode:
     model: str | None  # None on a CPU-only node
     line: int
 
-    @property
-    def shape(self) -> tuple:
-        return (self.model, self.gpus, self.cpu_milli, self.memory_mib)
-
 
 @dataclass(frozen=True)
 class TracePod:
@@ -266,8 +262,7 @@ def _job(pod: TracePod, models: list[str]) -> dict:
                  "cpu_milli": pod.cpu_milli, "host_memory_mib": pod.memory_mib}
     if pod.cpu_only:
         return job
-    throughput = pod.num_gpu * pod.gpu_milli / MILLI
-    job["gpu_options"] = [{"gpu_type": model, "gpus": pod.num_gpu, "throughput": throughput}
+    job["gpu_options"] = [{"gpu_type": model, "gpus": pod.num_gpu, "throughput": pod.gpu_demand}
                           for model in (pod.gpu_spec or models)]
     if pod.sharing:
         job["gpu_share_milli"] = pod.gpu_milli

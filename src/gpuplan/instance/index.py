@@ -484,13 +484,12 @@ def _units(pools: dict[str, PoolIndex], site_classes: dict[str, list[str]], node
 def _mark_assign_classes(classes, pools, pack, groups, running, nodes) -> None:
     """Classes whose jobs need CPU or memory of limited nodes, share GPUs or need no GPU are
     decided job by node ("assign" mode): their nodes are knapsacks in several dimensions."""
-    def limited(class_id):
-        return any(nodes[n].cpu_milli is not None or nodes[n].host_memory_mib is not None
-                   for k in classes[class_id].pools for n in pools[k].nodes)
-
+    limited = {c for c, cls in classes.items()
+               if any(nodes[n].cpu_milli is not None or nodes[n].host_memory_mib is not None
+                      for k in cls.pools for n in pools[k].nodes)}
     for pair in pack:
         group = groups[pair.group]
-        if group.sharing or group.cpu_only or ((group.cpu_milli or group.host_memory_mib) and limited(pair.gpu_class)):
+        if group.sharing or group.cpu_only or ((group.cpu_milli or group.host_memory_mib) and pair.gpu_class in limited):
             classes[pair.gpu_class].mode = "assign"
     for run in running.values():
         for node in run.rows:

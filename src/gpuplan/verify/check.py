@@ -56,8 +56,7 @@ def judge_rows(instance, rows, *, facts: Facts | None = None,
     unknown job or node), for a caller that wants both."""
     from .value import placement_rows
 
-    instance = _as_instance(instance)
-    facts = facts or instance_facts(instance)
+    facts = facts or instance_facts(_as_instance(instance))
     parsed = placement_rows(rows)
     unknown = [Violation("unknown_job" if r[0] not in facts.jobs else "unknown_node", r[0] if r[0] not in facts.jobs else r[1],
                          f"row {r} names an unknown {'job' if r[0] not in facts.jobs else 'node'}")
