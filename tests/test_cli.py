@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import gpuplan as gp
+from builders import needs_data
 from gpuplan.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +118,7 @@ def test_generate_assignment(tmp_path):
     assert len(instance.jobs) == 40
 
 
-@pytest.mark.skipif(not GAP_FILE.exists(), reason=f"OR-Library GAP data not found at {GAP_FILE}")
+@needs_data(GAP_FILE.exists(), f"OR-Library GAP data not found at {GAP_FILE}")
 def test_import_gap_then_solve(tmp_path):
     path = tmp_path / "gap1-0.json"
     assert run("import", "gap", GAP_FILE, "-o", path).exit_code == 0

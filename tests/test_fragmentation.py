@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import gpuplan as gp
+from builders import skip_without_data
 from gpuplan.fragmentation import (
     ClusterState, PlacementRow, Workload, best_fit, candidates, fgd, simulate, state_fragmentation, stranded_gpus,
 )
@@ -283,7 +284,7 @@ def test_jobs_with_different_gpu_counts_per_type_are_refused():
 
 def _trace_slice(pods: int):
     if not (TRACE / "openb_node_list_all_node.csv").is_file():
-        pytest.skip(f"Alibaba trace not found at {TRACE} (the shared data folder is absent)")
+        skip_without_data(f"Alibaba trace not found at {TRACE} (the shared data folder is absent)")
     from gpuplan.importers.alibaba import read_alibaba
 
     return read_alibaba(TRACE / "openb_node_list_all_node.csv", TRACE / "openb_pod_list_default.csv", pods=pods)

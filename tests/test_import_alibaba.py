@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import gpuplan
+from builders import skip_without_data
 from gpuplan.cli import app
 from gpuplan.errors import InputError
 from gpuplan.importers.alibaba import (
@@ -24,7 +25,7 @@ NODES = TRACE / "openb_node_list_all_node.csv"
 
 def _need_data() -> None:
     if not NODES.is_file():
-        pytest.skip(f"Alibaba trace not found at {TRACE} (the shared data folder is absent)")
+        skip_without_data(f"Alibaba trace not found at {TRACE} (the shared data folder is absent)")
 
 
 def _rows(path: Path) -> list[dict]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import gpuplan
+from builders import skip_without_data
 from gpuplan.errors import InputError
 from gpuplan.importers.gap import gap_instance, parse_gap, read_gap, read_gap_data, write_gap_instance
 from gpuplan.instance.nodes import node_infos
@@ -19,7 +20,7 @@ GAP_DIR = DATA / "orlib" / "gap"
 
 def _need_data() -> None:
     if not (GAP_DIR / "optima.csv").is_file():
-        pytest.skip(f"reference data not found at {GAP_DIR} (the shared data folder is absent)")
+        skip_without_data(f"reference data not found at {GAP_DIR} (the shared data folder is absent)")
 
 
 def _optima() -> dict[str, dict]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import gpuplan as gp
+from builders import needs_data
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "orlib" / "gap"
 
@@ -24,12 +25,12 @@ def _cases():
 CASES = _cases()
 
 
-@pytest.mark.skipif(not CASES, reason=f"OR-Library GAP data not found at {DATA}")
+@needs_data(bool(CASES), f"OR-Library GAP data not found at {DATA}")
 def test_all_sixty_instances_present():
     assert len(CASES) == 60
 
 
-@pytest.mark.skipif(not CASES, reason=f"OR-Library GAP data not found at {DATA}")
+@needs_data(bool(CASES), f"OR-Library GAP data not found at {DATA}")
 @pytest.mark.parametrize("path,optimum", CASES, ids=[p.split("/")[-1] for p, _ in CASES])
 def test_gap_optimum_reproduced(path, optimum):
     from gpuplan.importers.gap import read_gap

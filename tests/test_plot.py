@@ -233,6 +233,7 @@ def test_results_are_named_by_method_and_instance(solved):
 
 def test_result_text_repr(solved):
     text = repr(solved["milp"])
+    # 642.575: the verified optimum of test_notebooks' heterogeneous-cluster story
     assert "status: optimal" in text and "objective: throughput (max) = 642.575" in text
     assert "GPUs: 214 of 214 allocated (100.0%), 0 fragmented, 0 nodes free" in text
     assert "jobs: 14 placed, 2 kept, 0 migrated, 1 preempted, 2 unplaced" in text

@@ -63,7 +63,10 @@ def test_greedy_is_the_mip_start(quickstart):
     from gpuplan.solver import SolveOptions, solve_model
 
     start = greedy(build_index(quickstart), "throughput")
-    assert start.complete and apply_start(built, start.rows)
+    value = gp.evaluate(quickstart, start.rows, objective="throughput").objective
+    assert start.complete and apply_start(built, start.rows, value)
+    assert pyo.value(built.model.objective.expr) == pytest.approx(value)
+    assert not apply_start(built, start.rows, value + 1)   # the model must value the start as the rules do
     outcome = solve_model(built.model, SolveOptions())
     assert outcome.start_accepted
     assert "MIP start" in outcome.log or "mip start" in outcome.log.lower()

@@ -26,6 +26,7 @@ from .results import JOB_COLUMNS, PLACEMENT_COLUMNS, TERM_COLUMNS, Result
 from .solver import HighsSession, SolveOptions, relative_gap, solve_model
 from .verify import evaluate
 from .verify.check import judge_rows
+from .verify.claims import result_claims
 from .verify.value import placement_rows
 from .verify.facts import instance_facts
 
@@ -35,6 +36,7 @@ DEFAULT_SEARCH_S = 60.0       # search time when no time limit is given
 EXTRACTION_RESERVE_S = 5.0    # kept back from the time limit to turn the solution into nodes
 FINISHING_SHARE = 0.05        # ... but never more than this share of the limit
 NOT_RUNNING = ("unplaced", "preempted")
+CLAIM_TOL = 1e-6              # the verifier's default tolerance
 
 
 def solve(
@@ -77,7 +79,7 @@ def solve(
     idx = build_index(instance, max_patterns=max_patterns)
     timings["index_s"] = time.perf_counter() - tick
     base = dict(instance=instance, idx=idx, problem=problem, method=method, objective=objective,
-                facts=instance_facts(instance))
+                facts=instance_facts(instance), mip_gap=mip_gap)
     base["user_start"], base["user_evaluation"] = _user_start(base, start) if start is not None else (None, None)
 
     impossible = idx.required_but_impossible()
@@ -99,12 +101,10 @@ def solve(
         # No solver, so no bound of its own: the trivial one, so that the gap says how far off
         # the baseline can at most be (and proves it optimal when it reaches the bound).
         bound = trivial_bound(idx, objective)
-        result = _finish(base, timings, started, status="feasible", rows=start.rows, bound=bound,
-                         message="greedy best-fit baseline; bound: the trivial one (every job at its best)",
-                         evaluation=evaluation)
-        if result.gap is not None and result.gap <= options.mip_gap:
-            result.status = "optimal"
-        return result
+        proved = _proved(evaluation.objective, bound, options.mip_gap)
+        return _finish(base, timings, started, status="optimal" if proved else "feasible", rows=start.rows,
+                       bound=bound, message="greedy best-fit baseline; bound: the trivial one (every job at its best)",
+                       evaluation=evaluation)
     return _solve_milp(base, timings, started, options, start)
 
 
@@ -116,7 +116,7 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
         return _finish(base, timings, started, status="infeasible", message=built.infeasible_reason)
     if options.solver != "highs" or built.model.nvariables() == 0:
         chosen = base["user_start"] or (start if start.complete else None)
-        start_set = options.warm_start and chosen is not None and apply_start(built, chosen.rows)
+        start_set = options.warm_start and chosen is not None and apply_start(built, chosen.rows, _value_of(base, chosen))
         return _from_outcome(base, timings, started, built, solve_model(built.model, options), start, start_set)
 
     session = HighsSession(built.model, options)
@@ -131,12 +131,13 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
         tick = time.perf_counter()
         best, best_evaluation = _best_start(base, built, start, relaxation)
         timings["rounding_s"] = time.perf_counter() - tick
-        start_set = best is not None and apply_start(built, best.rows)
+        # apply_start checks that the model values the start as the rules do, so the model's
+        # objective below is the placement's value (the evaluation's), never a partial write.
+        start_set = best is not None and apply_start(built, best.rows, best_evaluation.objective)
         base["relaxation_bound"] = relaxation.bound
         if start_set and relaxation.bound is not None:
-            value = pyo.value(built.model.objective.expr)
-            gap = relative_gap(value, relaxation.bound)
-            if gap is not None and gap <= options.mip_gap:
+            value = best_evaluation.objective
+            if _proved(value, relaxation.bound, options.mip_gap):
                 return _finish(base, timings, started, status="optimal", rows=best.rows, bound=relaxation.bound,
                                solver_objective=value, log=session.log.getvalue(), evaluation=best_evaluation,
                                message="proved by the LP relaxation bound (no branching needed)")
@@ -145,7 +146,28 @@ def _solve_milp(base, timings, started, options: SolveOptions, start) -> Result:
         if start_set:
             session.pass_start()
     outcome = session.solve(_remaining(options, started, reserve=_finishing_reserve(options)))
+    if outcome.misreported and start_set:
+        outcome = _solve_without_start(built, options, started, timings, outcome)
     return _from_outcome(base, timings, started, built, outcome, start, start_set)
+
+
+def _solve_without_start(built, options, started, timings, first):
+    """HiGHS (1.16, presolve on) can value a MIP start in its presolved space and return the
+    start itself under that value: the solve "proves" a placement it never valued. Solve again
+    from scratch, and keep the better of the two solutions by their true values."""
+    sign = 1 if built.sense == "max" else -1
+    kept = {id(var): var.value for var in built.model.component_data_objects(pyo.Var)}
+    tick = time.perf_counter()
+    retry = HighsSession(built.model, options).solve(_remaining(options, started, reserve=_finishing_reserve(options)))
+    timings["retry_s"] = time.perf_counter() - tick
+    note = f"the solver misvalued its solution from the MIP start ({first.message}); solved again without it"
+    if retry.has_solution and not retry.misreported and sign * retry.objective >= sign * first.objective:
+        retry.message = "; ".join(filter(None, [retry.message, note]))
+        return retry
+    for var in built.model.component_data_objects(pyo.Var):
+        var.set_value(kept[id(var)], skip_validation=True)
+    first.message = "; ".join(filter(None, [first.message, note + ", which did no better"]))
+    return first
 
 
 def _search_neighborhoods(base, timings, started, options, built, session, relaxation) -> Result:
@@ -160,11 +182,10 @@ def _search_neighborhoods(base, timings, started, options, built, session, relax
                                   repair=repair)
     timings["search_s"] = improvement.seconds
     value = improvement.objective
-    gap = relative_gap(value, relaxation.bound)
     tick = time.perf_counter()
     nodes_out = solution_rows(built)
     timings["extract_s"] = time.perf_counter() - tick
-    status = "optimal" if gap is not None and gap <= options.mip_gap else "feasible"
+    status = "optimal" if _proved(value, relaxation.bound, options.mip_gap) else "feasible"
     message = (f"large-neighbourhood search: {improvement.rounds} rounds of {size} nodes in "
                f"{improvement.seconds:.0f} s; bound from the LP relaxation")
     solver_objective = value
@@ -173,6 +194,19 @@ def _search_neighborhoods(base, timings, started, options, built, session, relax
         message += f"; {len(nodes_out.dropped)} sharing job(s) did not pack onto GPUs and were dropped"
     return _finish(base, timings, started, status=status, rows=nodes_out.rows, bound=relaxation.bound,
                    solver_objective=solver_objective, message=message, log=session.log.getvalue())
+
+
+def _proved(value: float | None, bound: float | None, mip_gap: float) -> bool:
+    """The value is within ``mip_gap`` of a valid bound: what "optimal" means."""
+    gap = relative_gap(value, bound)
+    return gap is not None and gap <= mip_gap
+
+
+def _value_of(base, chosen) -> float:
+    """The rules' value of a start: the caller's as evaluated on arrival, else evaluated now."""
+    if chosen is base["user_start"]:
+        return base["user_evaluation"].objective
+    return _judged(base, chosen.rows)[1].objective
 
 
 def _tighter(a, b, sense: str):
@@ -263,26 +297,47 @@ def _from_outcome(base, timings, started, built, outcome, start, start_set) -> R
 
 def _finish(base, timings, started, *, status, rows=None, bound=None, solver_objective=None, message="",
             log="", evaluation=None) -> Result:
-    """The Result; ``evaluation``: the rows' evaluation when the caller already has it."""
+    """The Result, its claims checked; ``evaluation``: the rows' evaluation when the caller
+    already has it.
+
+    "optimal" stands only where the placement's own value (the rules', not the model's or the
+    solver's) is within mip_gap of the bound; otherwise the result is "feasible" with its true
+    gap. A claim the Result still cannot back (its value, the solver's, the bound's side, the
+    gap) is a bug: the Result becomes status "error" naming the violation, never returned as is."""
     instance, idx, objective = base["instance"], base["idx"], base["objective"]
     result = Result(
         instance_name=instance.name or "", problem=base["problem"], method=base["method"],
         objective_name=objective, sense=SENSE[objective], status=status, bound=bound,
-        solver_objective=solver_objective, message=message, solver_log=log,
+        solver_objective=solver_objective, mip_gap=base["mip_gap"], message=message, solver_log=log,
     )
     if rows is not None:
-        _fill_solution(result, instance, idx, rows, base["facts"], evaluation)
+        evaluation = _fill_solution(result, instance, idx, rows, base["facts"], evaluation)
         result.gap = relative_gap(result.objective, bound)
+        if status == "optimal" and not _proved(result.objective, bound, base["mip_gap"]):
+            result.status = "feasible"
+            result.message = "; ".join(filter(None, [message, f"not proved optimal: the placement's value "
+                                                     f"{result.objective:.9g} is {result.gap:.3g} from the bound"]))
+        broken = result_claims(_claims_of(result), evaluation, CLAIM_TOL)
+        if broken:
+            timings["total_s"] = time.perf_counter() - started
+            return _finish(base, timings, started, status="error", log=log,
+                           message=f"the result fails its own check ({broken[0]}); " + message)
     timings["total_s"] = time.perf_counter() - started
     result.timings = timings
     return result
+
+
+def _claims_of(result: Result) -> dict:
+    """What a Result claims about its value, in the form the verifier reads."""
+    return {"status": result.status, "sense": result.sense, "objective": result.objective, "bound": result.bound,
+            "gap": result.gap, "solver_objective": result.solver_objective, "mip_gap": result.mip_gap}
 
 
 def _row_key(row):
     return (row.job, row.node, row.gpu_index if row.gpu_index is not None else -1)
 
 
-def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, rows, facts, evaluation=None) -> None:
+def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, rows, facts, evaluation=None):
     evaluation = evaluation or evaluate(instance, rows, objective=result.objective_name, facts=facts)
     nodes = idx.nodes
     result.placements = pd.DataFrame(
@@ -301,3 +356,4 @@ def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, row
         [(name, weight, value, weight * value + 0.0) for name, (weight, value) in evaluation.terms.items()],
         columns=TERM_COLUMNS)
     result.objective = evaluation.objective
+    return evaluation

@@ -43,6 +43,7 @@ class Result:
     bound: float | None = None
     gap: float | None = None
     solver_objective: float | None = None
+    mip_gap: float | None = None   # the gap asked for: status "optimal" means gap <= mip_gap
     timings: dict[str, float] = field(default_factory=dict)
     placements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLACEMENT_COLUMNS))
     jobs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=JOB_COLUMNS))
@@ -73,6 +74,7 @@ class Result:
             "bound": _number(self.bound),
             "gap": _number(self.gap),
             "solver_objective": _number(self.solver_objective),
+            "mip_gap": _number(self.mip_gap),
             "timings": {k: round(float(v), 6) for k, v in self.timings.items()},
             "objective_terms": _records(self.objective_terms),
             "kpis": {k: _number(v) for k, v in self.kpis.items()},
@@ -108,7 +110,7 @@ class Result:
             instance_name=data.get("instance", ""), problem=data["problem"], method=data["method"],
             objective_name=data["objective_name"], sense=data["sense"], status=data["status"],
             objective=data.get("objective"), bound=data.get("bound"), gap=data.get("gap"),
-            solver_objective=data.get("solver_objective"), timings=data.get("timings", {}),
+            solver_objective=data.get("solver_objective"), mip_gap=data.get("mip_gap"), timings=data.get("timings", {}),
             placements=pd.DataFrame(data["placements"], columns=SOLUTION_PLACEMENT_COLUMNS).astype({"gpu_index": "Int64"}),
             jobs=pd.DataFrame(data["jobs"], columns=JOB_COLUMNS),
             pools=tables["pools"], tenants=tables["tenants"], kpis=data.get("kpis", {}),

@@ -21,6 +21,7 @@ from pyomo.common.tee import TeeStream, capture_output
 from .errors import SolverUnavailableError
 
 STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "time_limit", "error")
+VALUE_TOL = 1e-6        # relative: a solver objective farther than this from its solution's value is misreported
 IPM_THRESHOLD = 20_000  # per-node assignment columns above which the relaxation uses interior point
 _scheduler_threads: int | None = None  # threads HiGHS's process-wide scheduler was started with
 
@@ -56,6 +57,7 @@ class SolverOutcome:
     log: str = ""
     message: str = ""
     start_accepted: bool | None = None
+    misreported: bool = False   # the solver's objective is not the value of the solution it returned
     extra: dict = field(default_factory=dict)
 
 
@@ -258,7 +260,7 @@ class HighsSession:
             raise_exception_on_nonoptimal_result=False,
             solver_options={"random_seed": int(self.options.seed)},
         )
-        outcome = _outcome_from_results(results, self.model)
+        outcome = _outcome_from_results(results, self.model, self.options.mip_gap)
         outcome.handoff_s, outcome.solve_s = self.handoff_s, time.perf_counter() - tick
         outcome.log = self.log.getvalue()
         return outcome
@@ -299,7 +301,7 @@ def _pass_mip_start(solver, model) -> bool | None:
     return str(status).endswith("kOk")
 
 
-def _outcome_from_results(results, model) -> SolverOutcome:
+def _outcome_from_results(results, model, mip_gap: float) -> SolverOutcome:
     from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition as TC
 
     term = results.termination_condition
@@ -320,11 +322,22 @@ def _outcome_from_results(results, model) -> SolverOutcome:
     bound = results.objective_bound
     if bound is not None and not np.isfinite(bound):
         bound = None
-    if has_solution:
-        results.solution_loader.load_vars()
     message = {"infeasible": "the solver proved the instance infeasible",
                "error": f"solver stopped: {term.name}"}.get(status, "")
-    return SolverOutcome(status, objective, bound, relative_gap(objective, bound), has_solution, message=message)
+    misreported = False
+    if has_solution:
+        results.solution_loader.load_vars()
+        # Trust the values, not the report: the objective is that of the solution returned.
+        value = pyo.value(model.objective.expr)
+        if objective is None or abs(value - objective) > VALUE_TOL * max(1.0, abs(value)):
+            misreported = True
+            message = "; ".join(filter(None, [message, f"the solver reported {objective} for a solution worth {value:.9g}"]))
+            objective = value
+            gap = relative_gap(objective, bound)
+            if status == "optimal" and (gap is None or gap > mip_gap):
+                status = "feasible"
+    return SolverOutcome(status, objective, bound, relative_gap(objective, bound), has_solution, message=message,
+                         misreported=misreported)
 
 
 # ---------------------------------------------------------------- other Pyomo solvers

@@ -23,7 +23,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .nodes import NodeInfo, holds_node_whole, node_infos
+from .nodes import NodeInfo, covers_need, holds_node_whole, node_infos
 from .schema import Instance, Job
 
 DEFAULT_MAX_PATTERNS = 400
@@ -311,12 +311,12 @@ def _span_job(job: Job, pools: list[PoolIndex], units: dict[str, SpanUnit], node
     kept: list[SpanUnit] = []
     for members in by_domain.values():
         if job.allow_mixed_types:
-            if _coverage(job, members) >= 1:
+            if _covers(job, members):
                 kept.extend(members)
         else:
             for gpu_type in {u.gpu_type for u in members}:
                 same_type = [u for u in members if u.gpu_type == gpu_type]
-                if _coverage(job, same_type) >= 1:
+                if _covers(job, same_type):
                     kept.extend(same_type)
     if not kept:
         return None
@@ -333,8 +333,12 @@ def _span_job(job: Job, pools: list[PoolIndex], units: dict[str, SpanUnit], node
     )
 
 
-def _coverage(job: Job, units: list[SpanUnit]) -> float:
-    return sum(u.whole_nodes * u.gpus_per_node / job.gpus_on(u.gpu_type) for u in units)
+def _covers(job: Job, units: list[SpanUnit]) -> bool:
+    """All the free whole nodes of ``units`` together cover the job (rule 5, exact)."""
+    gpus: dict[str, int] = defaultdict(int)
+    for u in units:
+        gpus[u.gpu_type] += u.whole_nodes * u.gpus_per_node
+    return covers_need(gpus, {g: job.gpus_on(g) for g in gpus})
 
 
 # ---------------------------------------------------------------- groups of identical jobs

@@ -6,7 +6,9 @@ nodes ``<pool>-<index>`` with a zero-padded index.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
 from .schema import Instance
 
@@ -31,6 +33,18 @@ class NodeInfo:
 def holds_node_whole(nodes_used: int, gpus_here: int, node_gpus: int) -> bool:
     """Rule 1: a job on two or more nodes holds a node whole where it has all its GPUs."""
     return nodes_used >= 2 and gpus_here > 0 and gpus_here == node_gpus
+
+
+def coverage(gpus_by_type: Mapping[str, int], need: Mapping[str, int]) -> Fraction:
+    """Rule 5: the share of a job's need that whole nodes holding ``gpus_by_type`` GPUs cover,
+    sum_g G_g / n_jg, exact (in floats 3/6 + 2/6 + 1/6 falls short of 1)."""
+    return sum((Fraction(gpus, need[g]) for g, gpus in gpus_by_type.items()), Fraction(0))
+
+
+def covers_need(gpus_by_type: Mapping[str, int], need: Mapping[str, int]) -> bool:
+    """Whole nodes holding ``gpus_by_type`` GPUs are enough for the job (coverage at least 1):
+    the one test of the index, the greedy and the verifier for whether a job can run on them."""
+    return coverage(gpus_by_type, need) >= 1
 
 
 def generated_node_ids(pool_id: str, count: int) -> list[str]:

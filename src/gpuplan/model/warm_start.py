@@ -1,7 +1,9 @@
 """Express a concrete placement (the greedy solution) in the model's variables: the MIP start.
 
 Every variable gets a value, so HiGHS can check the start as a complete solution. If the
-placement cannot be expressed (it breaks a rule the model enforces), no start is set.
+placement cannot be expressed (it breaks a rule the model enforces), or the model does not
+value it as the rules do (a variable left unwritten would make the LP-bound proof and the
+start describe another placement), no start is set.
 """
 
 from __future__ import annotations
@@ -19,16 +21,27 @@ class _NotExpressible(Exception):
     pass
 
 
-def apply_start(built, rows) -> bool:
-    """Set every variable from ``rows`` [(job, node, gpus)]; False (and nothing set) if impossible."""
+VALUE_TOL = 1e-6  # relative
+
+
+def apply_start(built, rows, value: float) -> bool:
+    """Set every variable from ``rows`` [(job, node, gpus)], whose value by the rules is
+    ``value``; False (and the variables left as they were) if the placement cannot be expressed
+    or the model's objective at the values set is not ``value``."""
     m = built.model
     try:
         values = _start_values(built, rows)
     except _NotExpressible:
         return False
-    for var in m.component_data_objects(pyo.Var):
+    variables = list(m.component_data_objects(pyo.Var))
+    before = [var.value for var in variables]
+    for var in variables:
         var.set_value(values.get(id(var), 0), skip_validation=True)
-    return True
+    if abs(pyo.value(m.objective.expr) - value) <= VALUE_TOL * max(1.0, abs(value)):
+        return True
+    for var, old in zip(variables, before):
+        var.set_value(old, skip_validation=True)
+    return False
 
 
 def _start_values(built, rows) -> dict[int, float]:

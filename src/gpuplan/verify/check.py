@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..instance.io import check as check_instance
 from ..instance.io import from_dict, load
 from ..instance.schema import Instance
-from .claims import bound_claims, job_claims, kpi_claims, number, objective_claims, term_claims
+from .claims import job_claims, kpi_claims, number, result_claims, term_claims
 from .facts import Facts, instance_facts
 from .rules import placement_violations
 from .value import SENSE, Evaluation, evaluate_rows, group_rows
@@ -120,9 +120,8 @@ def check_solution(instance: Instance, data: dict, tol: float = 1e-6) -> list[Vi
     found += placement_violations(facts, group_rows(facts, rows), ev)
     found += job_claims(facts, data.get("jobs"), ev, tol)
     found += term_claims(data.get("objective_terms"), ev, tol)
-    found += objective_claims(data, ev, tol)
     found += kpi_claims(data.get("kpis"), ev, tol)
-    found += bound_claims(data, ev.sense, tol)
+    found += result_claims(data, ev, tol)
     return found
 
 

@@ -180,6 +180,25 @@ def kpi_claims(kpis, ev: Evaluation, tol: float) -> list[Violation]:
     return found
 
 
+def status_claims(data: dict, tol: float) -> list[Violation]:
+    """``optimal`` only within the gap the solve was asked for (``mip_gap``, when the solution
+    records it): a placement whose value is farther from the bound is at best ``feasible``."""
+    gap, mip_gap = number(data.get("gap")), number(data.get("mip_gap"))
+    if data.get("status") != "optimal" or mip_gap is None:
+        return []
+    if gap is None:
+        return [Violation("status", "", "status 'optimal' without a gap: nothing proves it")]
+    if gap > mip_gap + max(tol, GAP_TOL):
+        return [Violation("status", "", f"status 'optimal' with a gap of {gap:.6g}, above mip_gap {mip_gap:g}")]
+    return []
+
+
+def result_claims(data: dict, ev: Evaluation, tol: float) -> list[Violation]:
+    """What a solve claims about its placement's value, bound, gap and status, against the
+    placement's evaluation: the checks a Result passes before it is returned."""
+    return objective_claims(data, ev, tol) + bound_claims(data, ev.sense, tol) + status_claims(data, tol)
+
+
 def bound_claims(data: dict, sense: str, tol: float) -> list[Violation]:
     objective, bound, gap = (number(data.get(key)) for key in ("objective", "bound", "gap"))
     if objective is None or bound is None:

@@ -13,10 +13,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import cached_property
 
-from ..instance.nodes import NodeInfo, node_infos
+from ..instance.nodes import NodeInfo, covers_need, node_infos
 from ..instance.schema import Instance, Job, Tenant
 
 NO_ELIGIBLE_GPU = "no_eligible_gpu"
@@ -328,16 +327,8 @@ def _covered_domains(job: Job, whole: list[Pool], options: dict[str, Option]) ->
     gpus: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for pool in whole:
         gpus[_domain_key(job, pool)][pool.gpu_type] += pool.unreserved_nodes * pool.gpus_per_node
-    covered = []
-    for key, per_type in gpus.items():
-        if len(per_type) == 1:
-            ((g, total),) = per_type.items()
-            reached = total >= options[g].gpus
-        else:
-            reached = sum(Fraction(total, options[g].gpus) for g, total in per_type.items()) >= 1
-        if reached:
-            covered.append(key)
-    return frozenset(covered)
+    need = {g: option.gpus for g, option in options.items()}
+    return frozenset(key for key, per_type in gpus.items() if covers_need(per_type, need))
 
 
 def _fewest_milli(job: Job, options: dict[str, Option], eligible, current, pools: dict[str, Pool]) -> int:

@@ -8,8 +8,8 @@ placement's evaluation, and returns the violations it finds.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from fractions import Fraction
 
+from ..instance.nodes import coverage
 from .facts import MILLI, Facts, JobFacts, accounts_cpu_or_memory
 from .value import RUNS, Evaluation
 from .violations import Violation
@@ -228,14 +228,15 @@ def _whole_nodes(facts: Facts, job: JobFacts, held: Counter, holders) -> list[Vi
 def _spread(facts: Facts, job: JobFacts, held: Counter) -> list[Violation]:
     """Rule 5: coverage at least 1, no redundant node, topology scope, one GPU type."""
     nodes = [facts.nodes[n] for n in held]
-    part = {n.id: Fraction(n.gpus, job.options[n.gpu_type].gpus) for n in nodes}
-    coverage = sum(part.values())
+    need = {g: option.gpus for g, option in job.options.items()}
+    part = {n.id: coverage({n.gpu_type: n.gpus}, need) for n in nodes}
+    covered = sum(part.values())
     found = []
-    if coverage < 1:
-        found.append(Violation("coverage", job.id, f"its nodes cover {float(coverage):.4g} of its need"))
+    if covered < 1:
+        found.append(Violation("coverage", job.id, f"its nodes cover {float(covered):.4g} of its need"))
     for node_id, share in part.items():
-        if coverage - share >= 1:
-            message = f"node '{node_id}' is redundant (coverage {float(coverage - share):.4g} without it)"
+        if covered - share >= 1:
+            message = f"node '{node_id}' is redundant (coverage {float(covered - share):.4g} without it)"
             found.append(Violation("redundant_node", job.id, message))
     found += _scope(job, nodes)
     types = sorted({n.gpu_type for n in nodes})

@@ -10,7 +10,8 @@ from ..errors import GpuplanError
 RULES: dict[str, str] = {
     "format": "the solution is malformed (a missing key, a value of the wrong type, a bad row: gpus not "
     "a non-negative integer, gpu_index neither empty nor a non-negative integer)",
-    "status": "a solution without a solution status (infeasible, unbounded, error) has placements",
+    "status": "a solution without a solution status (infeasible, unbounded, error) has placements, or "
+    "status 'optimal' comes with a gap above the mip_gap the solution records",
     "unknown_job": "a row or a jobs[] entry names a job the instance does not have",
     "unknown_node": "a row names a node the instance does not have",
     "gpu_type": "a row's gpu_type is not the GPU type of its node",
