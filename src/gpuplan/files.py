@@ -70,7 +70,7 @@ def check_writable_folder(folder: str | os.PathLike) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise OutputError(str(folder), f"{existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if not _writable(existing):
         raise OutputError(str(folder), f"permission denied on {existing}")
 
 
@@ -94,6 +94,10 @@ class _FolderWriter:
 
 def _write_all(handle, data: bytes) -> None:
     handle.write(data)
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def _make_folder(folder: Path) -> list[Path]:
