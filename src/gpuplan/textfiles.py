@@ -67,8 +67,9 @@ def parse_json(text: str, source: str) -> Any:
 
 def parse_yaml(text: str, source: str) -> Any:
     """YAML (safe loading: plain data, no tags that build objects), strict like :func:`parse_json`."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # checks the characters already
         node = loader.get_single_node()
         if node is None:
             return None
@@ -81,7 +82,8 @@ def parse_yaml(text: str, source: str) -> Any:
     except RecursionError:
         raise _too_deep(source, None) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def parse_file(path: str | os.PathLike, source: str | None = None) -> Any:
