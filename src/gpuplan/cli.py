@@ -2,7 +2,9 @@
 
 Exit codes: 0 success; 1 the work ran but found no solution (infeasible, time limit without
 a solution, solver error) or a solution failed verification; 2 bad input (the message names
-file, field and problem; nothing is written).
+file, field and problem; nothing is written) or an output that cannot be written (nothing is
+left half-written); 130 interrupted. :class:`OneLineErrors` is the one place that turns
+errors into that line and code.
 """
 
 from __future__ import annotations
