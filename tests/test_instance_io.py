@@ -175,7 +175,7 @@ def test_pools_from_csv(tmp_path):
     (JOBS_CSV.replace("j2,u,2,A,8,9", "j2,u,2,A,eight,9"), "jobs.csv: line 4, column 'gpus': Input should be a valid integer"),
     (JOBS_CSV.replace("j2,u,2,A,8,9", "j2,u,2,A,-8,9"), "jobs.csv: line 4, column 'gpus': Input should be greater than or equal to 1"),
     (JOBS_CSV.replace("j2,u,2,A,8,9", "j2,u,2,A,8,nan"), "jobs.csv: line 4, column 'throughput': Input should be a finite number"),
-    (JOBS_CSV.replace("j1,t,1,B", "j1,u,1,B"), "jobs.csv: line 3, column 'tenant': job 'j1' has 'u' here but 't' on line 2"),
+    (JOBS_CSV.replace("j1,t,1,B", "j1,u,1,B"), "jobs.csv: line 3, column 'tenant': job 'j1' has another value here than on line 2"),
     (JOBS_CSV.replace("j2,u,2,A", "j2,zz,2,A"), "jobs.csv: line 4, column 'tenant': unknown tenant 'zz'"),
     (JOBS_CSV.replace("j1,t,1,B,8", "j1,t,1,Q,8"), "jobs.csv: line 3, column 'gpu_type': unknown GPU type 'Q'"),
     (JOBS_CSV.replace("required\n", "required,colour\n", 1), "jobs.csv: line 1, column 'colour': unknown column"),

@@ -206,21 +206,24 @@ def test_save_and_load(quickstart, quickstart_result, tmp_path):
 
 def test_saving_over_a_result_never_leaves_its_old_solution_beside_new_tables(quickstart_result, tmp_path,
                                                                              monkeypatch):
-    import gpuplan.results as results
+    import errno
+
+    import gpuplan.files as files
 
     quickstart_result.save(tmp_path / "out")
     written = []
 
-    def crash_after_two(path, text):
+    def full_after_two(handle, data):
         if len(written) == 2:
-            raise OSError("disk full")
-        written.append(path)
-        Path(path).write_text(text)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(data)
+        handle.write(data)
 
-    monkeypatch.setattr(results, "atomic_write_text", crash_after_two)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(files, "_write_all", full_after_two)
+    with pytest.raises(gp.OutputError, match="cannot write: No space left on device"):
         quickstart_result.save(tmp_path / "out")
     assert not (tmp_path / "out" / "solution.json").exists()  # incomplete, and it shows
+    assert not [p for p in (tmp_path / "out").iterdir()]  # the new files written are gone too
 
 
 def test_save_leaves_no_temporary_files(quickstart_result, tmp_path):

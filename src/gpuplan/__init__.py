@@ -6,7 +6,7 @@
     gp.verify(inst, res)
 """
 
-from .errors import GpuplanError, InputError
+from .errors import GpuplanError, InputError, OutputError
 from .instance import Instance, dump, from_dict, load
 from .results import Result
 from .verify import VerificationError, Violation, evaluate, verify
@@ -29,6 +29,6 @@ def __getattr__(name):
 __version__ = "0.1.0"
 
 __all__ = [
-    "GpuplanError", "InputError", "Instance", "Result", "VerificationError", "Violation", "dump",
+    "GpuplanError", "InputError", "OutputError", "Instance", "Result", "VerificationError", "Violation", "dump",
     "evaluate", "from_dict", "load", "solve", "solve_many", "verify", "verify_rows", "__version__",
 ]

@@ -2,13 +2,16 @@
 
 Exit codes: 0 success; 1 the work ran but found no solution (infeasible, time limit without
 a solution, solver error) or a solution failed verification; 2 bad input (the message names
-file, field and problem; nothing is written).
+file, field and problem; nothing is written) or an output that cannot be written (nothing is
+left half-written); 130 interrupted. :class:`OneLineErrors` is the one place that turns
+errors into that line and code.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -16,19 +19,23 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
-from .errors import GpuplanError, InputError
+from .errors import GpuplanError, InputError, OutputError, one_line
 
 try:  # recent typer carries its own click, whose errors derive from TyperException
     from typer import TyperException as UsageProblem
 except ImportError:  # older typer raises click's
     from click import ClickException as UsageProblem
 
+TRACEBACK_ENV = "GPUPLAN_TRACEBACK"  # set to 1 to see the traceback of an internal error
+
 
 class OneLineErrors(TyperGroup):
-    """Usage errors (unknown option, missing argument, a value out of range) as one line on
-    stderr, like every other error of the command line, instead of a boxed panel."""
+    """The one place where the command line turns errors into a line on stderr and an exit
+    code: usage errors (unknown option, a value out of range), bad input, outputs that cannot
+    be written, and (as a last resort) internal errors, none of them as a traceback."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -40,13 +47,35 @@ class OneLineErrors(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # e.g. a bare `gpuplan generate`: help shown
                 sys.exit(exc.exit_code)
             hint = f" (see '{context.command_path} --help')" if context is not None else ""
-            err_console.print(f"[red]error:[/red] {exc.format_message()}{hint}", highlight=False, soft_wrap=True,
-                              markup=True)
+            _error_line(f"{exc.format_message()}{hint}")
             sys.exit(exc.exit_code)
         except typer.Abort:
-            err_console.print("[red]aborted[/red]", highlight=False)
+            err_console.print(Text("aborted", style="red"))
             sys.exit(EXIT_INTERRUPTED)
+        except (GpuplanError, ValueError) as exc:
+            _error_line(str(exc))
+            sys.exit(exit_code(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug: still one line, the traceback on request
+            if os.environ.get(TRACEBACK_ENV):
+                raise
+            _error_line(f"internal error: {type(exc).__name__}: {exc} (set {TRACEBACK_ENV}=1 for the traceback)")
+            sys.exit(EXIT_NO_SOLUTION)
         sys.exit(code or 0)
+
+
+def exit_code(exc: Exception) -> int:
+    """Bad input, a bad option value, a batch that cannot start and an output that cannot be
+    written are all the user's to fix: 2. Any other gpuplan error (a solver missing): 1."""
+    from .batch import BatchError
+
+    if isinstance(exc, (InputError, OutputError, BatchError, ValueError)):
+        return EXIT_BAD_INPUT
+    return EXIT_NO_SOLUTION
+
+
+def _error_line(message: str) -> None:
+    """User data is never Rich markup: the message goes out as plain text, on one line."""
+    err_console.print(Text.assemble(("error:", "red"), " ", one_line(message)), soft_wrap=True)
 
 
 app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
@@ -55,20 +84,13 @@ import_app = typer.Typer(no_args_is_help=True, help="Convert public benchmark fi
 app.add_typer(generate_app, name="generate")
 app.add_typer(import_app, name="import")
 
-console = Console()
-err_console = Console(stderr=True)
+# Plain consoles: whatever is printed (ids, paths, messages) is shown as it is, never read as
+# markup ("[/]" would crash, "node:x:1" become an emoji) and never re-coloured.
+console = Console(markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 SOLVED = ("optimal", "feasible", "time_limit")
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _bad_input(exc: Exception) -> None:
-    _fail(str(exc), EXIT_BAD_INPUT)
 
 
 @app.command()
@@ -77,10 +99,7 @@ def validate(files: list[Path] = typer.Argument(..., help="instance files (.json
     from .instance import load, node_infos
 
     for file in files:
-        try:
-            instance = load(file)
-        except InputError as exc:
-            _bad_input(exc)
+        instance = load(file)
         gpus = sum(info.gpus for info in node_infos(instance))
         console.print(f"ok  {file}: {len(instance.jobs)} jobs, {gpus} GPUs, "
                       f"{len(instance.node_pools)} pools", highlight=False)
@@ -101,12 +120,12 @@ def solve(
 ):
     """Solve one instance and print a summary (and write it with --out)."""
     from .api import solve as solve_instance
+    from .files import check_writable_folder
 
-    try:
-        result = solve_instance(file, problem, objective=objective, method=method, time_limit=time_limit,
-                                mip_gap=mip_gap, threads=threads, seed=seed, log=log)
-    except (InputError, ValueError) as exc:
-        _bad_input(exc)
+    if out is not None:
+        check_writable_folder(out)  # before the solve, which may take long
+    result = solve_instance(file, problem, objective=objective, method=method, time_limit=time_limit,
+                            mip_gap=mip_gap, threads=threads, seed=seed, log=log)
     path = result.save(out) if out is not None else None  # before printing: a closed pipe loses nothing
     print_summary(result)
     if path is not None:
@@ -157,26 +176,22 @@ def batch(
     finished results in the way) — one line, nothing written; 130 interrupted (Ctrl-C):
     finished results and the summary are kept, rerun with --resume for the rest.
     """
-    from .batch import Batch, BatchError
+    from .batch import Batch
     from .batch.outputs import SUMMARY_CSV, has_solution
     from .batch.report import print_summary as print_batch_summary
 
-    try:
-        plan = Batch.prepare(paths, out, problem=problem, workers=workers, scheduler=scheduler,
-                             time_limit=time_limit, mip_gap=mip_gap, objective=objective, method=method,
-                             resume=resume, overwrite=overwrite)
-    except (BatchError, ValueError) as exc:
-        _bad_input(exc)
+    plan = Batch.prepare(paths, out, problem=problem, workers=workers, scheduler=scheduler,
+                         time_limit=time_limit, mip_gap=mip_gap, objective=objective, method=method,
+                         resume=resume, overwrite=overwrite)
     written = str(out / SUMMARY_CSV)
     try:
         frame = plan.run(progress=True, console=console)
     except KeyboardInterrupt:
         frame = plan.frame()
         print_batch_summary(frame, console, skipped=plan.skipped, total=len(plan.items), written=written)
-        _fail(f"interrupted: {len(frame)} of {len(plan.items)} instances finished; rerun with --resume "
-              f"to solve the rest", EXIT_INTERRUPTED)
-    except OSError as exc:
-        _fail(f"cannot write the results: {exc}", EXIT_NO_SOLUTION)
+        _error_line(f"interrupted: {len(frame)} of {len(plan.items)} instances finished; rerun with --resume "
+                    f"to solve the rest")
+        raise typer.Exit(EXIT_INTERRUPTED)
     print_batch_summary(frame, console, skipped=plan.skipped, written=written)
     solved = all(has_solution(row) for row in frame.to_dict("records"))
     raise typer.Exit(EXIT_OK if solved else EXIT_NO_SOLUTION)
@@ -198,33 +213,17 @@ def verify(
 ):
     """Check a solution independently of the model: every rule, the objective, the KPIs."""
     from .instance import load
+    from .results import read_solution
     from .verify import verify as verify_solution
 
-    try:
-        instance = load(instance_file)
-        violations = verify_solution(instance, _read_solution(solution), raise_on_error=False)
-    except InputError as exc:
-        _bad_input(exc)
+    instance = load(instance_file)
+    violations = verify_solution(instance, read_solution(solution), raise_on_error=False)
     if not violations:
-        console.print(f"valid: {solution}", highlight=False)
+        console.print(f"valid: {solution}")
         raise typer.Exit(EXIT_OK)
     for violation in violations:
-        err_console.print(f"{violation.rule}: {violation.entity}: {violation.message}", highlight=False,
-                          soft_wrap=True)
+        err_console.print(one_line(f"{violation.rule}: {violation.entity}: {violation.message}"), soft_wrap=True)
     raise typer.Exit(EXIT_NO_SOLUTION)
-
-
-def _read_solution(path: Path) -> dict:
-    file = path / "solution.json" if path.is_dir() else path
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(str(file), None, f"cannot read file: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(str(file), f"line {exc.lineno}, column {exc.colno}", f"malformed JSON: {exc.msg}") from None
-    if not isinstance(data, dict) or data.get("format") != "gpuplan-solution":
-        raise InputError(str(file), "format", "not a gpuplan solution file")
-    return data
 
 
 @app.command()
@@ -249,16 +248,13 @@ def generate_assignment(
 
 
 def _write_instance(output: Path, write) -> None:
-    """Run an instance writer: bad input is one line and exit 2 (the writer writes atomically,
-    so nothing is left behind); success names the file and what it holds."""
+    """Run an instance writer (it writes atomically, so a failure leaves nothing behind);
+    success names the file and what it holds."""
     from .instance import node_infos
     from .instance.io import check_output_suffix
 
-    try:
-        check_output_suffix(output)
-        instance = write()
-    except (GpuplanError, ValueError) as exc:
-        _bad_input(exc)
+    check_output_suffix(output)
+    instance = write()
     gpus = sum(info.gpus for info in node_infos(instance))
     console.print(f"written: {output} ({len(instance.node_pools)} pools, {gpus:,} GPUs, {len(instance.jobs):,} jobs)",
                   highlight=False)

@@ -18,7 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from .files import atomic_write_text
+from .errors import InputError
+from .files import output_folder
+from .textfiles import parse_json, read_text
 
 SOLUTION_FORMAT = "gpuplan-solution"
 SOLUTION_VERSION = 1
@@ -87,23 +89,23 @@ class Result:
         """Write solution.json, one CSV per table and solver.log into ``directory``.
 
         Every file is written atomically; solution.json is written last, so its presence
-        means the folder is complete. Saving over an earlier result removes its solution.json
-        first: a crash midway never leaves new tables beside an old solution."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / SOLUTION_FILE).unlink(missing_ok=True)
-        for table in TABLES:
-            atomic_write_text(directory / f"{table}.csv", getattr(self, table).to_csv(index=False))
-        atomic_write_text(directory / "solver.log", self.solver_log)
-        atomic_write_text(directory / SOLUTION_FILE, json.dumps(self.to_solution_dict(), indent=1) + "\n")
-        return directory / SOLUTION_FILE
+        means the folder is complete. Saving over an earlier result removes it first
+        (solution.json first): a crash midway never leaves new tables beside an old solution,
+        and a failure to write (OutputError) removes what this call wrote."""
+        with output_folder(directory) as folder:
+            for name in (SOLUTION_FILE, "solver.log", *(f"{table}.csv" for table in TABLES)):
+                folder.remove(name)  # solution.json first: an earlier result goes whole
+            for table in TABLES:
+                folder.write_text(f"{table}.csv", getattr(self, table).to_csv(index=False))
+            folder.write_text("solver.log", self.solver_log)
+            return folder.write_text(SOLUTION_FILE, json.dumps(self.to_solution_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "Result":
         """Read a saved result (a solution.json file or the folder holding it)."""
         path = Path(path)
         folder = path if path.is_dir() else path.parent
-        data = json.loads((folder / SOLUTION_FILE if path.is_dir() else path).read_text(encoding="utf-8"))
+        data = read_solution(path)
         tables = {name: _read_table(folder / f"{name}.csv") for name in ("pools", "tenants")}
         log = folder / "solver.log"
         return cls(
@@ -264,3 +266,14 @@ def _fmt(value) -> str:
 
 def _fmt_gap(gap) -> str:
     return "-" if gap is None else f"{100 * gap:.4g}%"
+
+
+def read_solution(path: str | Path) -> dict:
+    """The data of a solution.json (or of the folder holding one); InputError when it is not
+    readable, not UTF-8, not strict JSON or not a gpuplan solution."""
+    path = Path(path)
+    file = path / SOLUTION_FILE if path.is_dir() else path
+    data = parse_json(read_text(file), str(file))
+    if not isinstance(data, dict) or data.get("format") != SOLUTION_FORMAT:
+        raise InputError(str(file), "format", "not a gpuplan solution file")
+    return data

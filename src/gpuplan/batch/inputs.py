@@ -32,7 +32,9 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import GpuplanError
+from ..errors import GpuplanError, InputError
+from ..instance.references import csv_reference
+from ..textfiles import read_bytes
 from ..instance.schema import TABLES, Instance
 
 INSTANCE_SUFFIXES = (".json", ".yaml", ".yml")
@@ -231,17 +233,17 @@ def content_hash(item: Item, options: dict) -> str:
     if item.instance is not None:
         _feed(digest, item.instance.model_dump_json().encode())
         return "sha256:" + digest.hexdigest()
-    try:
-        data = item.path.read_bytes()
-    except OSError as exc:
-        item.unreadable = f"{item.path}: cannot read file: {exc.strerror or exc}"
+    try:  # bounded, regular files only: the same rules as the loader's
+        data = read_bytes(item.path)
+    except InputError as exc:
+        item.unreadable = str(exc)
         data = b""
     _feed(digest, data)
     for ref in _csv_refs(item.path, data):
         _feed(digest, ref.encode())
-        try:
-            _feed(digest, (item.path.parent / ref).read_bytes())
-        except OSError:
+        try:  # only a table the loader would read (inside the instance's folder) is hashed
+            _feed(digest, read_bytes(csv_reference(ref, item.path.parent, str(item.path), "csv")))
+        except InputError:
             _feed(digest, b"<unreadable>")  # the loader reports it; the hash only has to differ
     return "sha256:" + digest.hexdigest()
 
@@ -260,7 +262,7 @@ def _csv_refs(path: Path, data: bytes) -> list[str]:
             parsed = json.loads(data)
         else:
             parsed = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (ValueError, yaml.YAMLError):
+    except (ValueError, yaml.YAMLError, RecursionError):  # the loader reports it
         return []
     if not isinstance(parsed, dict):
         return []

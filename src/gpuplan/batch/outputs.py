@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..errors import OutputError
 from ..files import atomic_write_bytes, atomic_write_text
 from ..results import SOLUTION_FILE, TABLES
 from .inputs import Item
@@ -125,4 +126,7 @@ def write_folder(folder: Path, item: Item, outcome: Outcome, options: dict, row:
 def clear(folder: Path) -> None:
     """Remove a previous result (only the files a batch writes), batch.json first."""
     for name in [BATCH_FILE, SOLUTION_FILE, *RESULT_FILES]:
-        (folder / name).unlink(missing_ok=True)
+        try:
+            (folder / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise OutputError(str(folder / name), exc.strerror or str(exc)) from None

@@ -12,6 +12,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from .outputs import SOLVED, STATUSES
 
@@ -50,6 +51,7 @@ class BatchProgress:
             self.bar.update(self.task, advance=1, counts=self._counts())
 
     def _counts(self) -> str:
+        # Statuses are gpuplan's own words (never user data), so this markup is safe.
         parts = [f"[{STATUS_STYLE.get(s, 'white')}]{s} {self.counts[s]}[/]" for s in STATUSES if self.counts[s]]
         if self.skipped:
             parts.append(f"skipped {self.skipped}")
@@ -64,27 +66,27 @@ def print_summary(frame: pd.DataFrame, console: Console, *, skipped: int = 0, to
     heading = f"{len(frame)} of {total} instances finished" if total != len(frame) else f"{total} instances"
     if skipped:
         heading += f" ({skipped} finished in an earlier run)"
-    console.print(f"[bold]batch[/bold]: {heading}", highlight=False)
+    console.print(Text.assemble(("batch", "bold"), f": {heading}"))
     counts = Table("status", "instances", box=None)
     for status, count in Counter(frame["status"]).most_common():
-        counts.add_row(f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]", str(count))
+        counts.add_row(_status(status), str(count))
     console.print(counts)
     solved = frame[_solved(frame)]
     if len(solved):
         console.print(_results_table(solved.head(LISTED)))
         if len(solved) > LISTED:
-            console.print(f"... and {len(solved) - LISTED} more solved (see the summary)", highlight=False)
+            console.print(Text(f"... and {len(solved) - LISTED} more solved (see the summary)"))
     unsolved = frame[~_solved(frame)]
     if len(unsolved):
-        console.print("[bold]without a solution[/bold]:")
+        console.print(Text.assemble(("without a solution", "bold"), ":"))
         table = Table("instance", "status", "message", box=None)
         for row in unsolved.head(LISTED).itertuples(index=False):
-            table.add_row(row.instance, row.status, row.message)
+            table.add_row(Text(row.instance), _status(row.status), Text(row.message))
         console.print(table)
         if len(unsolved) > LISTED:
-            console.print(f"... and {len(unsolved) - LISTED} more (see the summary)", highlight=False)
+            console.print(Text(f"... and {len(unsolved) - LISTED} more (see the summary)"))
     if written:
-        console.print(f"summary: {written}", highlight=False)
+        console.print(Text(f"summary: {written}"))
 
 
 def _results_table(solved: pd.DataFrame) -> Table:
@@ -94,11 +96,17 @@ def _results_table(solved: pd.DataFrame) -> Table:
         if column not in solved:
             solved = solved.assign(**{column: float("nan")})
     for row in solved.itertuples(index=False):
-        table.add_row(row.instance, f"[{STATUS_STYLE.get(row.status, 'white')}]{row.status}[/]",
+        table.add_row(Text(row.instance), _status(row.status),
                       _number(row.objective, "{:,.6g}"), _number(row.gap, "{:.2%}"),
                       _number(row.allocated_gpus, "{:,.0f}"), _number(row.gpu_utilization, "{:.1%}"),
                       _number(row.total_s, "{:.2f}"))
     return table
+
+
+def _status(status: str) -> Text:
+    """User data (instance names, messages, even a status read back from a file) go into the
+    tables as Text: shown as written, never read as markup."""
+    return Text(status, style=STATUS_STYLE.get(status, "white"))
 
 
 def _number(value, form: str) -> str:

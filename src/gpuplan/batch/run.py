@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..files import check_writable_folder
 from ..results import Result
 from .inputs import BatchError, Item, collect, content_hash
 from .outputs import finished_row, has_result, summary_frame, summary_row, write_folder, write_summary
@@ -76,7 +77,7 @@ class Batch:
         workers = _check_engine(workers, scheduler, resume, overwrite, out)
         out = Path(out) if out is not None else None
         if out is not None:
-            _check_out(out)
+            check_writable_folder(out)
         items = collect(paths, exclude=out)
         for item in items:
             item.digest = content_hash(item, options)
@@ -195,16 +196,6 @@ def _check_engine(workers, scheduler, resume: bool, overwrite: bool, out) -> int
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, not {workers!r}")
     return workers
-
-
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise BatchError(f"output folder {out} is a file")
-    existing = out
-    while not existing.exists():
-        existing = existing.parent
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise BatchError(f"cannot write to output folder {out} (permission denied on {existing})")
 
 
 def _hooks() -> dict[str, str]:

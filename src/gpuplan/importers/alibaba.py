@@ -52,14 +52,18 @@ the problem.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import InputError
+from ..errors import InputError, shown
 from ..instance.io import dump
 from ..instance.schema import SCHEMA_VERSION, Instance
+from ..limits import MAX_COUNT
+from ..textfiles import read_text
+from .validated import imported
 
 MILLI = 1000
 
@@ -169,7 +173,8 @@ def read_alibaba(nodes_csv: str | Path, pods_csv: str | Path, pods: int | None =
     if pods is not None:
         name += f"-first{pods}"
     return alibaba_instance(nodes, selected, name=name, has_qos=pod_list.has_qos,
-                            source=f"{Path(nodes_csv).name} + {Path(pods_csv).name}")
+                            source=f"{Path(nodes_csv).name} + {Path(pods_csv).name}",
+                            inputs=f"{nodes_csv} + {pods_csv}")
 
 
 def write_alibaba_instance(nodes_csv: str | Path, pods_csv: str | Path, dst: str | Path,
@@ -196,9 +201,11 @@ def select_pods(pod_list: PodList, count: int | None = None, at: int | None = No
 
 
 def alibaba_instance(nodes: list[TraceNode], pods: list[TracePod], *, name: str = "alibaba",
-                     has_qos: bool = True, source: str = "Alibaba GPU trace v2023") -> Instance:
-    """The instance of parsed nodes and pods (pods in the order given)."""
-    return Instance.model_validate(instance_data(nodes, pods, name=name, has_qos=has_qos, source=source))
+                     has_qos: bool = True, source: str = "Alibaba GPU trace v2023",
+                     inputs: str | None = None) -> Instance:
+    """The instance of parsed nodes and pods (pods in the order given); InputError naming
+    ``inputs`` (default ``source``) when they cannot make a valid instance."""
+    return imported(instance_data(nodes, pods, name=name, has_qos=has_qos, source=source), inputs or source)
 
 
 def instance_data(nodes: list[TraceNode], pods: list[TracePod], *, name: str = "alibaba",
@@ -295,12 +302,14 @@ def read_nodes(path: str | Path) -> list[TraceNode]:
         gpus = cell.integer("gpu")
         model = cell.text("model") or None
         if model is not None and model not in GPU_MODELS:
-            raise cell.error("model", f"unknown GPU model '{model}' (known: {', '.join(GPU_MODELS)})")
+            raise cell.error("model", f"unknown GPU model {shown(model, 20)} (known: {', '.join(GPU_MODELS)})")
         if gpus == 0 and model is not None:
-            raise cell.error("model", f"model '{model}' on a node with 0 GPUs (a CPU-only node has no model)")
+            raise cell.error("model", f"model {shown(model, 20)} on a node with 0 GPUs (a CPU-only node has no model)")
         if gpus > 0 and model is None:
             raise cell.error("model", f"empty on a node with {gpus} GPUs")
         nodes.append(TraceNode(sn, cpu, memory, gpus, model, line))
+    if not nodes:
+        raise InputError(source, "line 2", "no nodes (a header but no rows): an instance needs at least one node")
     return nodes
 
 
@@ -337,7 +346,7 @@ def _pod(cell: "_Cells", has_qos: bool, has_times: bool) -> TracePod:
                                       f"represented (a sharing job takes a share of one GPU)")
     spec = cell.gpu_spec() if "gpu_spec" in cell.header else ()
     if spec and num_gpu == 0:
-        raise cell.error("gpu_spec", f"'{cell.text('gpu_spec')}' on a pod with num_gpu 0")
+        raise cell.error("gpu_spec", f"{shown(cell.text('gpu_spec'), 40)} on a pod with num_gpu 0")
     qos = cell.identifier("qos") if has_qos else None
     created = deleted = None
     if "creation_time" in cell.header:
@@ -352,12 +361,10 @@ def _pod(cell: "_Cells", has_qos: bool, has_times: bool) -> TracePod:
 def _read_table(path: str | Path, required: tuple[str, ...]) -> tuple[dict[str, int], list[tuple[int, list[str]]]]:
     """Header (column -> position) and the data rows with their line numbers."""
     source = str(path)
+    text = read_text(path, source)
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            table = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, None, f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
+        reader = csv.reader(io.StringIO(text, newline=""))
+        table = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:
         raise InputError(source, None, f"malformed CSV: {exc}") from None
     if not table or not any(cell.strip() for cell in table[0][1]):
@@ -366,12 +373,12 @@ def _read_table(path: str | Path, required: tuple[str, ...]) -> tuple[dict[str, 
     for position, column in enumerate(table[0][1]):
         column = column.strip()
         if column in header:
-            raise InputError(source, f"line 1, column '{column}'", "duplicate column")
+            raise InputError(source, f"line 1, column {shown(column)}", "duplicate column")
         header[column] = position
     for column in required:
         if column not in header:
             raise InputError(source, f"line 1, column '{column}'",
-                             f"missing (the header is {','.join(table[0][1])})")
+                             f"missing (the header is {shown(','.join(table[0][1]), 120)})")
     rows = []
     for line, cells in table[1:]:
         if not cells:  # blank line
@@ -410,6 +417,8 @@ class _Cells:
             raise self.error(column, f"negative value {value}")
         if not (value.isascii() and _INTEGER.fullmatch(value)):
             raise self.error(column, f"not a non-negative integer: {_shown(value)}")
+        if len(value.lstrip("0")) > len(str(MAX_COUNT)) or int(value) > MAX_COUNT:
+            raise self.error(column, f"number too large ({len(value)} digits; at most {MAX_COUNT:,})")
         number = int(value)
         if number < minimum:
             raise self.error(column, f"{number} (must be at least {minimum})")
@@ -422,10 +431,11 @@ class _Cells:
         models = [model.strip() for model in value.split("|")]
         for model in models:
             if model not in GPU_MODELS:
-                shown = f"'{model}'" if model else "an empty name"
-                raise self.error("gpu_spec", f"unknown GPU model {shown} in '{value}' (known: {', '.join(GPU_MODELS)})")
+                named = shown(model, 20) if model else "an empty name"
+                raise self.error("gpu_spec", f"unknown GPU model {named} in {shown(value, 40)} "
+                                             f"(known: {', '.join(GPU_MODELS)})")
         return tuple(dict.fromkeys(models))
 
 
 def _shown(value: str) -> str:
-    return repr(value if len(value) <= 20 else value[:17] + "...")
+    return shown(value, 20)

@@ -33,9 +33,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, shown
 from ..instance.io import dump
 from ..instance.schema import SCHEMA_VERSION, Instance
+from ..limits import MAX_COUNT
+from ..textfiles import read_text
+from .validated import imported
 
 AGENT_MEMORY_GB = 80.0
 
@@ -60,7 +63,7 @@ class GapData:
 
 def read_gap(path: str | Path, problem: int | None = None) -> Instance:
     """Read a GAP file as an instance (see the module docstring for the mapping)."""
-    return gap_instance(read_gap_data(path, problem))
+    return gap_instance(read_gap_data(path, problem), source=str(path))
 
 
 def write_gap_instance(src: str | Path, dst: str | Path, problem: int | None = None) -> Instance:
@@ -74,10 +77,7 @@ def read_gap_data(path: str | Path, problem: int | None = None) -> GapData:
     """Parse a GAP file; any problem raises :class:`InputError` naming the file and token."""
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, None, f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text(path, source)
     return parse_gap(text, source=source, name=path.stem, problem=problem)
 
 
@@ -147,8 +147,9 @@ def _one_problem(values: list[int], start: int, text: str, source: str, name: st
     return GapData(name, matrix(costs_start), matrix(uses_start), values[caps_start:caps_start + m])
 
 
-def gap_instance(data: GapData) -> Instance:
-    """The instance of a parsed GAP (see the module docstring for the mapping)."""
+def gap_instance(data: GapData, source: str = "<gap>") -> Instance:
+    """The instance of a parsed GAP (see the module docstring for the mapping); InputError
+    naming ``source`` when the data cannot make a valid instance."""
     agents = [f"agent-{i}" for i in range(data.agents)]
     jobs = [
         {
@@ -163,7 +164,7 @@ def gap_instance(data: GapData) -> Instance:
         }
         for j in range(data.jobs)
     ]
-    return Instance.model_validate({
+    return imported({
         "schema_version": SCHEMA_VERSION,
         "name": data.name,
         "description": (
@@ -184,17 +185,19 @@ def gap_instance(data: GapData) -> Instance:
         "tenants": [{"id": "gap"}],
         "jobs": jobs,
         "options": {"objective": "cost"},
-    })
+    }, source)
 
 
 def _integer(token: str, k: int, text: str, source: str) -> int:
-    """A non-negative decimal integer (no sign, no underscores, ASCII digits only)."""
+    """A non-negative decimal integer (no sign, no underscores, ASCII digits only), at most
+    MAX_COUNT (limits.py; a 400-digit number would overflow a float and any solver)."""
     if token.isascii() and token.isdigit():
+        if len(token.lstrip("0")) > len(str(MAX_COUNT)) or int(token) > MAX_COUNT:
+            raise InputError(source, _where(text, k), f"number too large ({len(token)} digits; at most {MAX_COUNT:,})")
         return int(token)
     if token.startswith("-") and token[1:].isascii() and token[1:].isdigit():
         raise InputError(source, _where(text, k), f"negative value {token}")
-    shown = token if len(token) <= 20 else token[:17] + "..."
-    raise InputError(source, _where(text, k), f"not an integer: {shown!r}")
+    raise InputError(source, _where(text, k), f"not an integer: {shown(token, 20)}")
 
 
 def _where(text: str, k: int) -> str:

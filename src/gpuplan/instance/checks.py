@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Iterator
 
+from ..limits import MAX_COEFFICIENT_RANGE, MAX_GPUS, MAX_NODES
 from .nodes import generated_node_ids, holds_node_whole, node_info_by_id
 from .schema import Instance
 
@@ -25,12 +26,57 @@ def first_problem(instance: Instance) -> Problem | None:
 
 
 def all_problems(instance: Instance) -> Iterator[Problem]:
+    yield from _sizes(instance)  # first: the other rules enumerate nodes
+    yield from _coefficient_range(instance)
     yield from _duplicate_ids(instance)
     yield from _topology_references(instance)
     yield from _listed_nodes(instance)
     yield from _job_references(instance)
     yield from _current_placements(instance)
     yield from _whole_nodes_alone(instance)
+
+
+def _sizes(instance: Instance) -> Iterator[Problem]:
+    """At most MAX_NODES nodes and MAX_GPUS GPUs in all (limits.py); the pool that crosses the
+    bound is named."""
+    nodes = gpus = 0
+    for i, pool in enumerate(instance.node_pools):
+        nodes += pool.node_count
+        gpus += pool.node_count * pool.gpus_per_node
+        if nodes > MAX_NODES:
+            yield ("node_pools", i, "node_count"), f"the instance has more than {MAX_NODES:,} nodes up to this pool"
+            return
+        if gpus > MAX_GPUS:
+            yield ("node_pools", i, "node_count"), f"the instance has more than {MAX_GPUS:,} GPUs up to this pool"
+            return
+
+
+def _coefficient_range(instance: Instance) -> Iterator[Problem]:
+    """The nonzero objective coefficients (priority x throughput, costs) within a factor
+    MAX_COEFFICIENT_RANGE of each other, so that HiGHS can honour them (limits.py)."""
+    smallest = largest = None
+    for i, job in enumerate(instance.jobs):
+        values = [(("jobs", i, "migration_cost"), job.migration_cost),
+                  (("jobs", i, "preemption_cost"), job.preemption_cost)]
+        for k, option in enumerate(job.gpu_options):
+            values += [(("jobs", i, "gpu_options", k, "throughput"), job.priority * option.throughput),
+                       (("jobs", i, "gpu_options", k, "cost_per_hour"), option.cost_per_hour)]
+        for loc, value in values:
+            if value <= 0:
+                continue
+            if smallest is None or value < smallest[1]:
+                smallest = (loc, value)
+            if largest is None or value > largest[1]:
+                largest = (loc, value)
+            if largest[1] > MAX_COEFFICIENT_RANGE * smallest[1]:
+                other = smallest if loc == largest[0] else largest
+                yield loc, (f"objective coefficients span more than {MAX_COEFFICIENT_RANGE:g} ({value:g} here, "
+                            f"{other[1]:g} at {_loc_text(other[0])}): no solver honours that range; change the units")
+                return
+
+
+def _loc_text(loc: tuple) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else ("." if i else "") + p for i, p in enumerate(loc))
 
 
 def _duplicate_ids(instance: Instance) -> Iterator[Problem]:

@@ -9,6 +9,7 @@ and the problem.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import types
 import typing
@@ -19,17 +20,16 @@ from typing import Any, Callable
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InputError
+from ..errors import InputError, shown
 from ..files import atomic_write_text
+from ..textfiles import YAML_SUFFIXES, check_tree, parse_file, read_text
 from . import checks
+from .references import csv_reference
 from .schema import SCHEMA_VERSION, TABLES, GpuOption, Instance, Job
 
 # Old schema versions and the function that lifts a file's data one version up. Empty while
 # version 1 is the only one; the loader never guesses a version.
 MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
-
-YAML_SUFFIXES = (".yaml", ".yml")
-
 
 @dataclass
 class CsvOrigin:
@@ -44,7 +44,7 @@ def load(path: str | Path) -> Instance:
     """Load and validate an instance file (``.json``, ``.yaml`` or ``.yml``)."""
     path = Path(path)
     source = str(path)
-    data = _parse_file(path)
+    data = parse_file(path)
     return from_dict(data, source=source, base_dir=path.parent)
 
 
@@ -64,6 +64,7 @@ def from_dict(data: Any, source: str = "<instance>", base_dir: str | Path = ".")
     """Validate instance data already parsed into Python objects."""
     if not isinstance(data, dict):
         raise InputError(source, None, f"the top level must be a mapping, not {type(data).__name__}")
+    check_tree(data, source)
     data = _migrate(dict(data), source)
     origins: dict[str, CsvOrigin] = {}
     for table, model in TABLES.items():
@@ -104,38 +105,12 @@ def dump(instance: Instance, path: str | Path) -> None:
 # ---------------------------------------------------------------- parsing
 
 
-def _parse_file(path: Path) -> Any:
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, None, f"cannot read file: {_os_reason(exc)}") from None
-    suffix = path.suffix.lower()
-    if suffix in YAML_SUFFIXES:
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-            raise InputError(source, where, f"malformed YAML: {getattr(exc, 'problem', exc)}") from None
-    if suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(source, f"line {exc.lineno}, column {exc.colno}", f"malformed JSON: {exc.msg}") from None
-    raise InputError(source, None, f"unknown file type '{suffix}' (expected .json, .yaml or .yml)")
-
-
-def _os_reason(exc: Exception) -> str:
-    return getattr(exc, "strerror", None) or str(exc)
-
-
 def _migrate(data: dict, source: str) -> dict:
     version = data.get("schema_version")
     if version is None:
         raise InputError(source, "schema_version", f"missing (this gpuplan reads schema_version {SCHEMA_VERSION})")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise InputError(source, "schema_version", f"must be an integer, not {version!r}")
+        raise InputError(source, "schema_version", f"must be an integer, not {shown(repr(version), quote=False)}")
     if version > SCHEMA_VERSION:
         raise InputError(
             source, "schema_version", f"{version} is newer than this gpuplan reads ({SCHEMA_VERSION}); upgrade gpuplan"
@@ -152,22 +127,20 @@ def _migrate(data: dict, source: str) -> dict:
 
 
 def _read_csv_table(table: str, model: type[BaseModel], ref: Any, source: str, base_dir) -> tuple[list, CsvOrigin]:
-    if not isinstance(ref, str) or not ref:
-        raise InputError(source, f"{table}.csv", "must be a file path")
-    csv_path = Path(base_dir) / ref
-    name = str(csv_path)
+    csv_path = csv_reference(ref, base_dir, source, f"{table}.csv")
+    name = str(Path(base_dir) / ref) if str(base_dir) not in ("", ".") else ref
+    text = read_text(csv_path, name)
     try:
-        with csv_path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(source, f"{table}.csv", f"cannot read CSV file {name}: {_os_reason(exc)}") from None
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise InputError(name, None, f"malformed CSV: {exc}") from None
     if not rows:
         raise InputError(name, None, "empty CSV file (a header row is needed)")
     header = [h.strip() for h in rows[0]]
     kinds = _column_kinds(table, model)
     for column in header:
         if column not in kinds:
-            raise InputError(name, f"line 1, column '{column}'", f"unknown column (known: {', '.join(sorted(kinds))})")
+            raise InputError(name, f"line 1, column {shown(column)}", f"unknown column (known: {', '.join(sorted(kinds))})")
     if len(set(header)) != len(header):
         raise InputError(name, "line 1", "a column name appears twice")
     records: list[tuple[int, dict]] = []
@@ -262,7 +235,7 @@ def _group_job_rows(records: list[tuple[int, dict]], origin: CsvOrigin) -> list[
                     raise InputError(
                         origin.path,
                         f"line {line_no}, column '{column}'",
-                        f"job '{key}' has {value!r} here but {jobs[key].get(column)!r} on line {first_line[key]}",
+                        f"job {shown(key)} has another value here than on line {first_line[key]}",
                     )
         _add_option(jobs[key], option, key, line_no, lines[key], cpu_only_line, origin.path)
     origin.lines = [lines[key] or [first_line[key]] for key in jobs]
@@ -275,18 +248,18 @@ def _add_option(job: dict, option: dict, key, line_no: int, option_lines: list[i
     if not option:
         if options:
             raise InputError(path, f"line {line_no}, column 'gpu_type'",
-                             f"job '{key}' has GPU options on line {option_lines[0]}; an empty gpu_type "
+                             f"job {shown(key)} has GPU options on line {option_lines[0]}; an empty gpu_type "
                              f"(a CPU-only job) must be its only row")
         cpu_only_line[key] = line_no
         return
     if key in cpu_only_line:
         raise InputError(path, f"line {line_no}, column 'gpu_type'",
-                         f"job '{key}' is CPU-only on line {cpu_only_line[key]} (empty gpu_type) and has a "
+                         f"job {shown(key)} is CPU-only on line {cpu_only_line[key]} (empty gpu_type) and has a "
                          f"GPU option here")
     for earlier, line in zip(options, option_lines):
         if "gpu_type" in option and earlier.get("gpu_type") == option["gpu_type"]:
             raise InputError(path, f"line {line_no}, column 'gpu_type'",
-                             f"GPU type '{option['gpu_type']}' listed twice for job '{key}' (first on line {line})")
+                             f"GPU type {shown(option['gpu_type'])} listed twice for job {shown(key)} (first on line {line})")
     options.append(option)
     option_lines.append(line_no)
 
@@ -297,13 +270,14 @@ def _add_option(job: dict, option: dict, key, line_no: int, option_lines: list[i
 def _first_validation_error(exc: ValidationError, data: dict, source: str, origins: dict) -> InputError:
     errors = exc.errors(include_url=False)
     error = errors[0]
-    message = _friendly_message(error)
+    # A CSV cell is named by its line and column; its content is not echoed.
+    message = _friendly_message(error, echo=not (error["loc"] and error["loc"][0] in origins))
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
     return _located_error(tuple(error["loc"]), message, data, source, origins)
 
 
-def _friendly_message(error: dict) -> str:
+def _friendly_message(error: dict, echo: bool = True) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown field"
@@ -312,8 +286,9 @@ def _friendly_message(error: dict) -> str:
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
-    if kind not in ("value_error", "assertion_error") and "input" in error and not isinstance(error["input"], (dict, list)):
-        message += f" (got {error['input']!r})"
+    if (echo and kind not in ("value_error", "assertion_error") and "input" in error
+            and not isinstance(error["input"], (dict, list))):
+        message += f" (got {shown(repr(error['input']), quote=False)})"
     return message
 
 
@@ -344,11 +319,11 @@ def _render_path(loc: tuple, data: Any) -> str:
             current = current[element] if element < len(current) else None
             label = f"[{element}]"
             if isinstance(current, dict) and isinstance(current.get("id"), str):
-                label += f"({current['id']})"
+                label += f"({shown(current['id'], 40, quote=False)})"
             text += label
         elif isinstance(element, str) and isinstance(current, dict):
             current = current.get(element)
-            text += ("." if text else "") + element
+            text += ("." if text else "") + shown(element, 40, quote=False)
         else:
             break  # pydantic's type tags (e.g. 'int', 'constrained-int') are not data fields
     return text

@@ -11,20 +11,51 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from ..errors import escape_controls
+from ..limits import MAX_AMOUNT, MAX_COUNT, MAX_GPUS_PER_NODE, MAX_NODES, MIN_AMOUNT
 
 SCHEMA_VERSION = 1
+MAX_ID_CHARS = 200
+
+# Control characters (C0, DEL, C1) and the Unicode line separators: an id is printed in
+# one-line messages, tables and CSV files, where any of these would break the line.
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+
+
+def _plain_id(value: str) -> str:
+    bad = next((ch for ch in value if not ch.isprintable() and ch != " "), None)
+    if bad is not None:
+        raise ValueError(f"an id cannot contain control characters (found {escape_controls(bad)})")
+    if value != value.strip():
+        raise ValueError("an id cannot start or end with whitespace")
+    return value
+
 
 Id = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=200, pattern=r"^\S(?:.*\S)?$"),
-    Field(description="identifier: non-empty, no leading or trailing whitespace"),
+    StringConstraints(min_length=1, max_length=MAX_ID_CHARS),
+    AfterValidator(_plain_id),
+    Field(description="identifier: non-empty, at most 200 characters, no control characters, "
+                      "no leading or trailing whitespace",
+          json_schema_extra={"pattern": f"^[^\\s{_CONTROLS}](?:[^{_CONTROLS}]*[^\\s{_CONTROLS}])?$"}),
 ]
-NonNegFloat = Annotated[float, Field(ge=0)]
-PosFloat = Annotated[float, Field(gt=0)]
+
+
+def _amount(value: float) -> float:
+    if 0 < value < MIN_AMOUNT:
+        raise ValueError(f"{value:g} is below {MIN_AMOUNT:g} (give 0 or a value of at least {MIN_AMOUNT:g}; "
+                         f"change the unit if needed)")
+    return value
+
+
+# Amounts: finite (the model config), at most MAX_AMOUNT, 0 or at least MIN_AMOUNT (limits.py).
+NonNegFloat = Annotated[float, Field(ge=0, le=MAX_AMOUNT), AfterValidator(_amount)]
+PosFloat = Annotated[float, Field(gt=0, le=MAX_AMOUNT), AfterValidator(_amount)]
 Fraction = Annotated[float, Field(ge=0, lt=1)]
-NonNegInt = Annotated[int, Field(ge=0)]
-PosInt = Annotated[int, Field(ge=1)]
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+PosInt = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 
 Scope = Literal["node", "pod", "site", "any"]
 Objective = Literal["throughput", "cost", "utilization", "fairness"]
@@ -75,8 +106,8 @@ class NodePool(Record):
         default=None, description="optional; when given it must be the pod's site"
     )
     gpu_type: Id | None = Field(default=None, description="none only for CPU-only nodes (gpus_per_node 0)")
-    gpus_per_node: NonNegInt
-    node_count: NonNegInt
+    gpus_per_node: Annotated[int, Field(ge=0, le=MAX_GPUS_PER_NODE)]
+    node_count: Annotated[int, Field(ge=0, le=MAX_NODES)]
     cpu_milli_per_node: PosInt | None = Field(
         default=None, description="CPU of one node in thousandths of a core; none = not limited"
     )
