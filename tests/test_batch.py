@@ -332,15 +332,19 @@ def test_a_crashing_worker_is_a_row_and_the_batch_goes_on(tmp_path, good, monkey
 
 
 def test_an_unreadable_file_is_an_invalid_row(tmp_path, monkeypatch):
+    import builtins
+
+    import gpuplan.textfiles
+
     locked = write_assignment(tmp_path / "locked.json", gpus=64, jobs=6, seed=1) and tmp_path / "locked.json"
-    real_read_bytes = Path.read_bytes
+    real_open = builtins.open
 
-    def read_bytes(path):
-        if path == locked:
+    def open_file(path, *args, **kwargs):   # every instance read goes through textfiles
+        if Path(path) == locked:
             raise PermissionError(13, "Permission denied", str(path))
-        return real_read_bytes(path)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(gpuplan.textfiles, "open", open_file, raising=False)
     frame = gp.solve_many(locked)
     assert (frame.instance[0], frame.status[0]) == ("locked", "invalid")
     assert frame.message[0] == f"{locked}: cannot read file: Permission denied"
