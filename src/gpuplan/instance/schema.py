@@ -11,59 +11,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
-from ..errors import escape_controls
-from ..limits import MAX_AMOUNT, MAX_COUNT, MAX_GPUS_PER_NODE, MAX_NODES, MIN_AMOUNT
+from ..limits import MAX_GPUS_PER_NODE, MAX_NODES
+from .fields import (MAX_ID_CHARS, Fraction, GpuOption, Id, NonNegFloat, NonNegInt, PosFloat, PosInt,  # noqa: F401
+                     Record)
+from .schedule import SCHEDULE_TABLES, ScheduleOptions, TimeGrid
+from . import schedule as _schedule
 
 SCHEMA_VERSION = 1
-MAX_ID_CHARS = 200
-
-# Control characters (C0, DEL, C1) and the Unicode line separators: an id is printed in
-# one-line messages, tables and CSV files, where any of these would break the line.
-_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
-
-
-def _plain_id(value: str) -> str:
-    bad = next((ch for ch in value if not ch.isprintable() and ch != " "), None)
-    if bad is not None:
-        raise ValueError(f"an id cannot contain control characters (found {escape_controls(bad)})")
-    if value != value.strip():
-        raise ValueError("an id cannot start or end with whitespace")
-    return value
-
-
-Id = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_ID_CHARS),
-    AfterValidator(_plain_id),
-    Field(description="identifier: non-empty, at most 200 characters, no control characters, "
-                      "no leading or trailing whitespace",
-          json_schema_extra={"pattern": f"^[^\\s{_CONTROLS}](?:[^{_CONTROLS}]*[^\\s{_CONTROLS}])?$"}),
-]
-
-
-def _amount(value: float) -> float:
-    if 0 < value < MIN_AMOUNT:
-        raise ValueError(f"{value:g} is below {MIN_AMOUNT:g} (give 0 or a value of at least {MIN_AMOUNT:g}; "
-                         f"change the unit if needed)")
-    return value
-
-
-# Amounts: finite (the model config), at most MAX_AMOUNT, 0 or at least MIN_AMOUNT (limits.py).
-NonNegFloat = Annotated[float, Field(ge=0, le=MAX_AMOUNT), AfterValidator(_amount)]
-PosFloat = Annotated[float, Field(gt=0, le=MAX_AMOUNT), AfterValidator(_amount)]
-Fraction = Annotated[float, Field(ge=0, lt=1)]
-NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-PosInt = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 
 Scope = Literal["node", "pod", "site", "any"]
 Objective = Literal["throughput", "cost", "utilization", "fairness"]
-
-
-class Record(BaseModel):
-    # validate_assignment: a field set after construction is checked like one given to it.
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, validate_assignment=True)
 
 
 class GpuType(Record):
@@ -150,19 +109,6 @@ class Tenant(Record):
                 f"guaranteed_gpus ({self.guaranteed_gpus}) exceeds max_gpus ({self.max_gpus})"
             )
         return self
-
-
-class GpuOption(Record):
-    """How a job runs on one GPU type: GPU count, throughput, cost."""
-
-    gpu_type: Id
-    gpus: PosInt | None = Field(default=None, description="GPUs needed on this type; default job.gpus")
-    throughput: NonNegFloat = Field(
-        default=1.0, description="the whole job's throughput on this type (its own units)"
-    )
-    cost_per_hour: NonNegFloat = Field(
-        default=0.0, description="cost of running the whole job on this type for an hour"
-    )
 
 
 class Job(Record):
@@ -257,13 +203,24 @@ class Instance(Record):
     description: str | None = None
     gpu_types: list[GpuType] = Field(min_length=1)
     sites: list[Site] = Field(min_length=1)
-    pods: list[Pod] = Field(min_length=1)
-    node_pools: list[NodePool] = Field(min_length=1)
+    pods: list[Pod] = Field(default_factory=list, description="assignment: required")
+    node_pools: list[NodePool] = Field(default_factory=list, description="assignment: required")
     nodes: list[Node] = Field(default_factory=list)
-    tenants: list[Tenant] = Field(min_length=1)
+    tenants: list[Tenant] = Field(default_factory=list, description="assignment: required")
     jobs: list[Job] = Field(default_factory=list)
     current_placements: list[CurrentPlacement] = Field(default_factory=list)
     options: Options = Field(default_factory=Options)
+    # schedule sections (gpuplan.instance.schedule)
+    time: TimeGrid | None = None
+    site_series: list[_schedule.SiteSeries] = Field(default_factory=list)
+    pue_curve: list[_schedule.PuePoint] = Field(default_factory=list)
+    facilities: list[_schedule.Facility] = Field(default_factory=list)
+    capacity: list[_schedule.Capacity] = Field(default_factory=list)
+    power_modes: list[_schedule.PowerMode] = Field(default_factory=list)
+    training_jobs: list[_schedule.TrainingJob] = Field(default_factory=list)
+    services: list[_schedule.Service] = Field(default_factory=list)
+    service_demand: list[_schedule.ServiceDemand] = Field(default_factory=list)
+    schedule_options: ScheduleOptions = Field(default_factory=ScheduleOptions)
 
 
 # Top-level tables a file may give inline or as {"csv": "relative/path.csv"}.
@@ -276,6 +233,7 @@ TABLES: dict[str, type[Record]] = {
     "tenants": Tenant,
     "jobs": Job,
     "current_placements": CurrentPlacement,
+    **SCHEDULE_TABLES,
 }
 
 
