@@ -6,7 +6,7 @@ import copy
 import os
 
 import gpuplan as gp
-from gpuplan.instance.index import build_index
+from gpuplan.index.assignment import build_index
 from gpuplan.model import build_model
 from gpuplan.solver import SolveOptions, solve_model
 

@@ -11,10 +11,10 @@ import gpuplan as gp
 import gpuplan.api
 from builders import cluster, job, placed_on, pool, reason_of, state_of
 from gpuplan.cli import app
-from gpuplan.heuristics import greedy
-from gpuplan.instance.index import build_index
+from gpuplan.heuristics.assignment import greedy
+from gpuplan.index.assignment import build_index
 from gpuplan.model import build_model
-from gpuplan.model.warm_start import apply_start
+from gpuplan.model.assignment.warm_start import apply_start
 from gpuplan.results import Result
 
 # The instance of issue 8: with the default warm start gpuplan said "optimal" for 13 with a
@@ -196,7 +196,7 @@ def test_fairness_weights_sum_over_tenants_with_demand():
     # models/assignment.md: t (weight 1) with four 1-GPU jobs, u (weight 3) without any job, one
     # 4-GPU node. The weight sum runs over tenants with demand, so E_t = min(D_t = 4, GPUs x 1/1
     # = 4) = 4 (over all tenants it would be 4 x 1/4 = 1): one job placed holds 1 of 4, share 1/4.
-    from gpuplan.model.tenants import tenant_entitlements
+    from gpuplan.model.assignment.tenants import tenant_entitlements
 
     instance = cluster([pool("k0", "A", 4, 1)], [job(f"j{i}", {"A": 1}) for i in range(4)],
                        tenants=[{"id": "t", "weight": 1}, {"id": "u", "weight": 3}], options={"objective": "fairness"})

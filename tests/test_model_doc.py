@@ -8,7 +8,7 @@ from pathlib import Path
 import pyomo.environ as pyo
 
 import gpuplan as gp
-from gpuplan.instance.index import build_index
+from gpuplan.index.assignment import build_index
 from gpuplan.model import build_model
 
 ROOT = Path(__file__).resolve().parents[1]

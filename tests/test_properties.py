@@ -20,9 +20,9 @@ import gpuplan as gp
 from builders import cluster_data, pool
 from gpuplan.instance.nodes import node_infos
 from gpuplan.instance.schema import Node
-from gpuplan.verify.facts import instance_facts
-from gpuplan.verify.rules import placement_violations
-from gpuplan.verify.value import evaluate_rows, group_rows
+from gpuplan.verify.assignment.facts import instance_facts
+from gpuplan.verify.assignment.rules import placement_violations
+from gpuplan.verify.assignment.value import evaluate_rows, group_rows
 
 EXAMPLES = int(os.environ.get("GPUPLAN_EXAMPLES", 100))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -11,7 +11,7 @@ import pytest
 
 import gpuplan as gp
 from builders import cluster, job, pool, solve_checked
-from gpuplan.instance.index import build_index
+from gpuplan.index.assignment import build_index
 from gpuplan.model import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +58,8 @@ def test_milp_never_below_greedy(quickstart, quickstart_result):
 
 def test_greedy_is_the_mip_start(quickstart):
     built = build_model(build_index(quickstart))
-    from gpuplan.heuristics import greedy
-    from gpuplan.model.warm_start import apply_start
+    from gpuplan.heuristics.assignment import greedy
+    from gpuplan.model.assignment.warm_start import apply_start
     from gpuplan.solver import SolveOptions, solve_model
 
     start = greedy(build_index(quickstart), "throughput")

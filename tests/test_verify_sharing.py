@@ -10,7 +10,7 @@ import pytest
 
 import gpuplan
 from gpuplan.verify import RULES, evaluate, verify
-from gpuplan.verify.facts import instance_facts
+from gpuplan.verify.assignment.facts import instance_facts
 from test_verify import check, job_entry, rules, solution
 
 # ---------------------------------------------------------------- the sharing cluster

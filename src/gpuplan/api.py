@@ -8,27 +8,27 @@ from os import PathLike
 import pandas as pd
 import pyomo.environ as pyo
 
-from .heuristics import GreedyOutcome, greedy
+from .heuristics.assignment import GreedyOutcome, greedy
 from .instance.placement import Placement
-from .instance.index import DEFAULT_MAX_PATTERNS, AssignmentIndex, build_index
+from .index.assignment import DEFAULT_MAX_PATTERNS, AssignmentIndex, build_index
 from .instance.io import check as check_instance
 from .instance.io import load
 from .instance.schema import Instance
 from .model import PROBLEMS, build_model
-from .model.bounds import trivial_bound
-from .model.disaggregate import solution_rows
-from .model.neighborhoods import ShareRepair, node_neighborhoods
+from .model.assignment.bounds import trivial_bound
+from .model.assignment.disaggregate import solution_rows
+from .model.assignment.neighborhoods import ShareRepair, node_neighborhoods
 from .model.terms import SENSE
-from .model.warm_start import apply_start
-from .reasons import unplaced_reasons
-from .rounding import lp_guide
+from .model.assignment.warm_start import apply_start
+from .heuristics.assignment.reasons import unplaced_reasons
+from .model.assignment.rounding import lp_guide
 from .results import JOB_COLUMNS, PLACEMENT_COLUMNS, TERM_COLUMNS, Result
 from .solver import HighsSession, SolveOptions, relative_gap, solve_model
 from .verify import evaluate
 from .verify.check import judge_rows
 from .verify.claims import result_claims
-from .verify.value import placement_rows
-from .verify.facts import instance_facts
+from .verify.assignment.value import placement_rows
+from .verify.assignment.facts import instance_facts
 
 METHODS = ("milp", "greedy")
 LNS_THRESHOLD = 50_000        # per-node pairs above which the MIP is improved by neighbourhood search

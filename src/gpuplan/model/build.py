@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
 
-from ..instance.index import AssignmentIndex
+from ..index.assignment import AssignmentIndex
 from ..instance.schema import Instance
-from . import jobs, packing, running, spanning, tenants
+from .assignment import jobs, packing, running, spanning, tenants
 from .objective import add_objective
 from .terms import SENSE, Term, value_kind
 

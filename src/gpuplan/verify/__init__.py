@@ -16,7 +16,7 @@ Placement rows are (job, node, gpus, gpu_index): ``gpu_index`` names the GPU a s
 """
 
 from .check import check_rows, verify
-from .value import Evaluation, JobValue, evaluate
+from .assignment.value import Evaluation, JobValue, evaluate
 from .violations import RULES, VerificationError, Violation
 
 __all__ = ["RULES", "check_rows", "Evaluation", "JobValue", "VerificationError", "Violation", "evaluate", "verify"]

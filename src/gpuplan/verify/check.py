@@ -15,9 +15,9 @@ from ..instance.io import check as check_instance
 from ..instance.io import from_dict, load
 from ..instance.schema import Instance
 from .claims import job_claims, kpi_claims, number, result_claims, term_claims
-from .facts import Facts, instance_facts
-from .rules import placement_violations
-from .value import SENSE, Evaluation, evaluate_rows, group_rows
+from .assignment.facts import Facts, instance_facts
+from .assignment.rules import placement_violations
+from .assignment.value import SENSE, Evaluation, evaluate_rows, group_rows
 from .violations import VerificationError, Violation
 
 SOLUTION_FILE = "solution.json"
@@ -54,7 +54,7 @@ def judge_rows(instance, rows, *, facts: Facts | None = None,
                objective: str | None = None) -> tuple[list[Violation], Evaluation | None]:
     """:func:`check_rows` and the rows' evaluation from one pass (None when a row names an
     unknown job or node), for a caller that wants both."""
-    from .value import placement_rows
+    from .assignment.value import placement_rows
 
     facts = facts or instance_facts(_as_instance(instance))
     parsed = placement_rows(rows)

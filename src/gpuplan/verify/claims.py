@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from .facts import MILLI, NO_ELIGIBLE_GPU, TOO_LARGE, Facts, JobFacts
-from .value import RUNS, Evaluation, JobValue
+from .assignment.facts import MILLI, NO_ELIGIBLE_GPU, TOO_LARGE, Facts, JobFacts
+from .assignment.value import RUNS, Evaluation, JobValue
 from .violations import Violation
 
 REASONS = (NO_ELIGIBLE_GPU, TOO_LARGE, "quota", "capacity", "objective")

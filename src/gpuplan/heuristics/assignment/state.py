@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..instance.index import AssignmentIndex
-from ..instance.placement import Placement
+from ...index.assignment import AssignmentIndex
+from ...instance.placement import Placement
 
 SHARE = 1000
 

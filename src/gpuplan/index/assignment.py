@@ -23,8 +23,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .nodes import NodeInfo, covers_need, holds_node_whole, node_infos
-from .schema import Instance, Job
+from ..instance.nodes import NodeInfo, covers_need, holds_node_whole, node_infos
+from ..instance.schema import Instance, Job
 
 DEFAULT_MAX_PATTERNS = 400
 

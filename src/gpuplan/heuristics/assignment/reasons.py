@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .heuristics import ClusterState, job_options, still_fits
-from .instance.index import AssignmentIndex
+from . import ClusterState, job_options, still_fits
+from ...index.assignment import AssignmentIndex
 
 
 def smallest_need(idx: AssignmentIndex, job_id: str) -> float:

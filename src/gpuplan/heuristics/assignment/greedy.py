@@ -14,9 +14,9 @@ import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..instance.index import AssignmentIndex, PackPair, accounts_cpu
-from ..instance.placement import Placement, current_rows
-from ..model.tenants import tenant_entitlements
+from ...index.assignment import AssignmentIndex, PackPair, accounts_cpu
+from ...instance.placement import Placement, current_rows
+from ...model.assignment.tenants import tenant_entitlements
 from .state import ClusterState
 
 Row = Placement

@@ -12,8 +12,8 @@ from collections import Counter, defaultdict
 
 import pyomo.environ as pyo
 
-from ..instance.index import best_split_value
-from ..instance.placement import current_rows
+from ...index.assignment import best_split_value
+from ...instance.placement import current_rows
 from .tenants import held_gpus, tenant_entitlements
 
 

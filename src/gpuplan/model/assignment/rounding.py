@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from .heuristics import LpGuide
+from ...heuristics.assignment import LpGuide
 
 
 def lp_guide(built) -> LpGuide:

@@ -15,8 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..instance.nodes import NodeInfo, covers_need, node_infos
-from ..instance.schema import Instance, Job, Tenant
+from ...instance.nodes import NodeInfo, covers_need, node_infos
+from ...instance.schema import Instance, Job, Tenant
 
 NO_ELIGIBLE_GPU = "no_eligible_gpu"
 TOO_LARGE = "too_large"

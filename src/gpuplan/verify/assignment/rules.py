@@ -1,7 +1,7 @@
 """Validity of a placement: rules 1-9 of models/assignment.md, one function per rule family.
 
 Every function takes the instance facts, the placement rows grouped by job (known jobs and
-nodes only; rows (node, gpus, gpu_index), see :func:`~gpuplan.verify.value.group_rows`) and the
+nodes only; rows (node, gpus, gpu_index), see :func:`~gpuplan.verify.assignment.value.group_rows`) and the
 placement's evaluation, and returns the violations it finds.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ..instance.nodes import coverage
+from ...instance.nodes import coverage
 from .facts import MILLI, Facts, JobFacts, accounts_cpu_or_memory
 from .value import RUNS, Evaluation
-from .violations import Violation
+from ..violations import Violation
 
 ByJob = dict[str, list[tuple[str, int, "int | None"]]]
 

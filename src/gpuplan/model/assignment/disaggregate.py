@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
 
-from ..instance.placement import Placement, current_rows
+from ...instance.placement import Placement, current_rows
 
 SHARE = 1000
 

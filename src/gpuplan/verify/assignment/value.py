@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..errors import GpuplanError
-from ..instance.schema import Instance
+from ...errors import GpuplanError
+from ...instance.schema import Instance
 from .facts import MILLI, Facts, JobFacts, as_gpus, instance_facts
 
 SENSE = {"throughput": "max", "cost": "min", "utilization": "max", "fairness": "max"}

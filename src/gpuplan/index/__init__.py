@@ -1,0 +1,1 @@
+"""Pyomo-free derived sets, one module per problem."""
