@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 import gpuplan as gp
 import gpuplan.api
+import gpuplan.model.assignment.solve
 from builders import cluster, job, placed_on, pool, reason_of, state_of
 from gpuplan.cli import app
 from gpuplan.heuristics.assignment import greedy
@@ -102,7 +103,7 @@ def _quickstart():
 
 def _bound_on_the_wrong_side(monkeypatch):
     """A bug: the greedy's trivial bound below what the greedy itself reaches (a max problem)."""
-    monkeypatch.setattr(gpuplan.api, "trivial_bound", lambda idx, objective: -1.0)
+    monkeypatch.setattr(gpuplan.model.assignment.solve, "trivial_bound", lambda idx, objective: -1.0)
 
 
 def test_a_failed_claim_is_an_error_with_the_violation(monkeypatch):

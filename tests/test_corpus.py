@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import gpuplan.files as files
 from gpuplan.cli import app
 from gpuplan.errors import GpuplanError
-from gpuplan.model import PROBLEMS
+from gpuplan.problems import PROBLEMS
 
 from corpus.cases import CASES
 from corpus.samples import SAMPLES

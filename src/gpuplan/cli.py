@@ -90,7 +90,6 @@ console = Console(markup=False, emoji=False, highlight=False)
 err_console = Console(stderr=True, markup=False, emoji=False, highlight=False)
 
 EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-SOLVED = ("optimal", "feasible", "time_limit")
 
 
 @app.command()
@@ -109,8 +108,8 @@ def validate(files: list[Path] = typer.Argument(..., help="instance files (.json
 def solve(
     file: Path = typer.Argument(..., help="instance file"),
     problem: str = typer.Option("assignment", help="problem to solve"),
-    objective: Optional[str] = typer.Option(None, help="override options.objective: throughput|cost|utilization|fairness"),
-    method: str = typer.Option("milp", help="milp (exact) or greedy (baseline)"),
+    objective: Optional[str] = typer.Option(None, help="the problem's objective (assignment: throughput|cost|utilization|fairness, default options.objective)"),
+    method: Optional[str] = typer.Option(None, help="the problem's method: milp (exact, the default) or a baseline (assignment: greedy)"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="seconds"),
     mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative gap to stop at"),
     threads: Optional[int] = typer.Option(None, help="solver threads"),
@@ -121,6 +120,7 @@ def solve(
     """Solve one instance and print a summary (and write it with --out)."""
     from .api import solve as solve_instance
     from .files import check_writable_folder
+    from .results import SOLVED
 
     if out is not None:
         check_writable_folder(out)  # before the solve, which may take long

@@ -25,6 +25,11 @@ from .textfiles import parse_json, read_text
 SOLUTION_FORMAT = "gpuplan-solution"
 SOLUTION_VERSION = 1
 SOLUTION_FILE = "solution.json"
+# Every status a Result may have; SOLVED ones hold a solution when their objective is set,
+# NO_SOLUTION ones never do.
+STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "time_limit", "error")
+SOLVED = ("optimal", "feasible", "time_limit")
+NO_SOLUTION = ("infeasible", "unbounded", "error")
 TABLES = ("placements", "jobs", "pools", "tenants", "objective_terms")
 
 PLACEMENT_COLUMNS = ["job", "node", "gpu_type", "gpus", "gpu_index", "pool", "pod", "site"]
@@ -271,9 +276,22 @@ def _fmt_gap(gap) -> str:
 def read_solution(path: str | Path) -> dict:
     """The data of a solution.json (or of the folder holding one); InputError when it is not
     readable, not UTF-8, not strict JSON or not a gpuplan solution."""
-    path = Path(path)
-    file = path / SOLUTION_FILE if path.is_dir() else path
-    data = parse_json(read_text(file), str(file))
-    if not isinstance(data, dict) or data.get("format") != SOLUTION_FORMAT:
-        raise InputError(str(file), "format", "not a gpuplan solution file")
+    data = read_solution_data(path)
+    if data.get("format") != SOLUTION_FORMAT:
+        raise InputError(str(_solution_file(path)), "format", "not a gpuplan solution file")
     return data
+
+
+def read_solution_data(path: str | Path) -> dict:
+    """The JSON object of a solution file, whatever its header says (the verifier reports a
+    wrong header as a violation); InputError when it is not readable strict JSON or no object."""
+    file = _solution_file(path)
+    data = parse_json(read_text(file), str(file))
+    if not isinstance(data, dict):
+        raise InputError(str(file), None, "a solution file holds a JSON object")
+    return data
+
+
+def _solution_file(path: str | Path) -> Path:
+    path = Path(path)
+    return path / SOLUTION_FILE if path.is_dir() else path

@@ -20,7 +20,6 @@ from pyomo.common.tee import TeeStream, capture_output
 
 from .errors import SolverUnavailableError
 
-STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "time_limit", "error")
 VALUE_TOL = 1e-6        # relative: a solver objective farther than this from its solution's value is misreported
 IPM_THRESHOLD = 20_000  # per-node assignment columns above which the relaxation uses interior point
 _scheduler_threads: int | None = None  # threads HiGHS's process-wide scheduler was started with

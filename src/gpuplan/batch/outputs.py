@@ -18,7 +18,8 @@ import pandas as pd
 
 from ..errors import OutputError
 from ..files import atomic_write_bytes, atomic_write_text
-from ..results import SOLUTION_FILE, TABLES
+from ..results import SOLUTION_FILE, SOLVED, TABLES
+from ..results import STATUSES as RESULT_STATUSES
 from .inputs import Item
 from .worker import Outcome
 
@@ -27,8 +28,7 @@ BATCH_FORMAT = "gpuplan-batch"
 BATCH_VERSION = 1
 SUMMARY_CSV = "summary.csv"
 SUMMARY_PARQUET = "summary.parquet"
-SOLVED = ("optimal", "feasible", "time_limit")
-STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "time_limit", "error", "invalid", "crashed")
+STATUSES = (*RESULT_STATUSES, "invalid", "crashed")   # + a batch's own: bad input, a crashed worker
 
 HEAD_COLUMNS = ["instance", "path", "problem", "status"]
 NUMBER_COLUMNS = ["objective", "bound", "gap", "build_s", "handoff_s", "solve_s", "total_s"]

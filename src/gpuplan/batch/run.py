@@ -163,15 +163,10 @@ class Batch:
 
 def solve_options(problem, objective, method, time_limit, mip_gap) -> dict:
     """The keyword arguments of gpuplan.solve for every instance; unknown values raise ValueError."""
-    from ..api import METHODS
-    from ..model import PROBLEMS
-    from ..model.terms import SENSE
+    from ..problems import get
     from ..solver import SolveOptions
 
-    for label, value, known in (("problem", problem, PROBLEMS), ("objective", objective, SENSE),
-                                ("method", method, METHODS)):
-        if value is not None and value not in known:
-            raise ValueError(f"unknown {label} '{value}' (expected one of {', '.join(known)})")
+    get(problem).check_names(objective=objective, method=method)
     SolveOptions(time_limit=time_limit, mip_gap=mip_gap)  # raises on a bad time limit or gap
     return {"problem": problem, "objective": objective, "method": method, "time_limit": time_limit,
             "mip_gap": mip_gap, "threads": BATCH_THREADS, "seed": BATCH_SEED}

@@ -22,7 +22,9 @@ from . import schedule as _schedule
 SCHEMA_VERSION = 1
 
 Scope = Literal["node", "pod", "site", "any"]
-Objective = Literal["throughput", "cost", "utilization", "fairness"]
+# The assignment's objectives and their senses (the registry, gpuplan.problems, reads them here).
+ASSIGNMENT_OBJECTIVES = {"throughput": "max", "cost": "min", "utilization": "max", "fairness": "max"}
+Objective = Literal[tuple(ASSIGNMENT_OBJECTIVES)]
 
 
 class GpuType(Record):

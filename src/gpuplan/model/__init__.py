@@ -1,5 +1,6 @@
-"""Model layer: Pyomo blocks of the assignment problem (see models/assignment.md)."""
+"""Model layer: the shared build (blocks of a problem over one Pyomo model, named terms, the
+objective) and one package per problem (see models/<problem>.md)."""
 
-from .build import PROBLEMS, BuiltModel, build_model
+from .build import BuiltModel, InfeasibleInstance, build_model
 
-__all__ = ["PROBLEMS", "BuiltModel", "build_model"]
+__all__ = ["BuiltModel", "InfeasibleInstance", "build_model"]

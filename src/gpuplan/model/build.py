@@ -7,11 +7,18 @@ from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
 
-from ..index.assignment import AssignmentIndex
+from typing import Any
+
 from ..instance.schema import Instance
-from .assignment import jobs, packing, running, spanning, tenants
 from .objective import add_objective
-from .terms import SENSE, Term, value_kind
+from .terms import Term, value_kind
+
+# The expressions through which blocks meet (a block reads another's results only through
+# these, never its variables). A block publishes one with BuiltModel.publish; a block that
+# needs one that is absent (no data for it) adds nothing, so no rule ever asks "if heat:".
+INTERFACES = {
+    "it_power_kw": "IT power per (site, period) in kW: the energy and heat blocks read only this and the time grid",
+}
 
 
 @dataclass
@@ -19,29 +26,25 @@ class BuiltModel:
     """The Pyomo model with what the blocks share: the index and the registered terms."""
 
     model: pyo.ConcreteModel
-    index: AssignmentIndex
+    index: Any                      # the problem's Pyomo-free index (gpuplan.index.<problem>)
     objective: str
+    sense: str                      # "min" or "max", from the registry
     terms: dict[str, Term] = field(default_factory=dict)
-    stuck: list[str] = field(default_factory=list)   # jobs that must run but have nowhere to go
-    unmet_floors: list[str] = field(default_factory=list)  # tenants owed GPUs none of whose jobs has room
+    interfaces: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def infeasible_reason(self) -> str | None:
-        """Why the model is infeasible before any solver sees it, or None."""
-        if self.stuck:
-            return f"job(s) that must run have no room left: {', '.join(self.stuck[:5])}"
-        if self.unmet_floors:
-            return (f"tenant floor(s) cannot be met, no job of theirs has room left (e.g. running jobs that "
-                    f"may neither move nor stop hold it): {', '.join(self.unmet_floors[:5])}")
-        return None
+    def publish(self, name: str, expressions) -> None:
+        """Offer an interface expression (a dict keyed like its index) to the blocks after this one."""
+        if name not in INTERFACES:
+            raise KeyError(f"'{name}' is not a declared interface ({', '.join(INTERFACES)})")
+        self.interfaces[name] = expressions
+
+    def interface(self, name: str):
+        """The published expressions of ``name``, or None when no block published them."""
+        return self.interfaces.get(name)
 
     @property
     def instance(self) -> Instance:
         return self.index.instance
-
-    @property
-    def sense(self) -> str:
-        return SENSE[self.objective]
 
     @property
     def value_kind(self) -> str | None:
@@ -55,19 +58,23 @@ class BuiltModel:
             self.terms[name] = Term(expr=expr, weight=0.0)
 
 
-# Order matters only where a block uses another's variables: running defines keep, spanning the
-# whole-node variables that packing's pool supply sums, and jobs and tenants sum them all.
-PROBLEMS = {
-    "assignment": [running.add_running, spanning.add_spanning, packing.add_packing, jobs.add_jobs, tenants.add_tenants],
-}
+class InfeasibleInstance(Exception):
+    """Raised by a block that finds the instance impossible before any solver sees it; the
+    message is the reason the Result reports."""
 
 
-def build_model(index: AssignmentIndex, objective: str | None = None, problem: str = "assignment") -> BuiltModel:
-    if problem not in PROBLEMS:
-        raise ValueError(f"unknown problem '{problem}' (expected one of {', '.join(PROBLEMS)})")
-    objective = objective or index.instance.options.objective
-    built = BuiltModel(pyo.ConcreteModel(name=index.instance.name or "gpuplan"), index, objective)
-    for add_block in PROBLEMS[problem]:
-        add_block(built)
+def build_model(index, objective: str | None = None, problem: str = "assignment") -> BuiltModel:
+    """The problem's blocks (in the registry's order: a block may use the variables of the
+    blocks before it) over one Pyomo model, then the objective of the named terms. Raises
+    :class:`InfeasibleInstance` when a block proves the instance impossible."""
+    from ..problems import get, load_function
+
+    entry = get(problem)
+    objective = objective or entry.default_objective(index.instance)
+    entry.check_names(objective=objective)
+    built = BuiltModel(pyo.ConcreteModel(name=index.instance.name or "gpuplan"), index, objective,
+                       entry.sense(objective))
+    for block in entry.blocks:
+        load_function(block)(built)
     add_objective(built)
     return built

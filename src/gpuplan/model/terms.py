@@ -6,10 +6,12 @@ objective lists. Every term is reported with its value, weight and contribution.
 
 from __future__ import annotations
 
+from ..instance.schema import ASSIGNMENT_OBJECTIVES
+
 from dataclasses import dataclass
 from typing import Any
 
-SENSE = {"throughput": "max", "cost": "min", "utilization": "max", "fairness": "max"}
+SENSE = ASSIGNMENT_OBJECTIVES
 
 # Tie-break weight of the fairness objective, divided by the cluster's usable GPUs so that all
 # tie-breaks together stay far below one unit of the minimum share.

@@ -15,7 +15,8 @@ Placement rows are (job, node, gpus, gpu_index): ``gpu_index`` names the GPU a s
 :data:`RULES`.
 """
 
-from .check import check_rows, verify
+from .assignment.check import check_rows
+from .check import verify
 from .assignment.value import Evaluation, JobValue, evaluate
 from .violations import RULES, VerificationError, Violation
 

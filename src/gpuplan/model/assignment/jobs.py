@@ -8,6 +8,8 @@ from collections import defaultdict
 
 import pyomo.environ as pyo
 
+from ..build import InfeasibleInstance
+
 
 def placed_parts(m) -> dict[str, list]:
     """Per job group, the variables whose sum counts its members that run."""
@@ -33,8 +35,10 @@ def add_jobs(built) -> None:
         return idx.groups[g].required or (g in idx.running and not jobs[g].preemptible)
 
     # A job may have no placement left at all: its nodes are all taken by running jobs that must
-    # stay. If it must run, the instance is infeasible; the caller reports that.
-    built.stuck = [g for g in idx.groups if not parts[g] and must_run(g)]
+    # stay. If it must run, the instance is infeasible, said before any solver sees it.
+    stuck = [g for g in idx.groups if not parts[g] and must_run(g)]
+    if stuck:
+        raise InfeasibleInstance(f"job(s) that must run have no room left: {', '.join(stuck[:5])}")
 
     def rule(_, g):
         if not parts[g]:

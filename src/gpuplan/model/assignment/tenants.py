@@ -6,6 +6,8 @@ from collections import defaultdict
 
 import pyomo.environ as pyo
 
+from ..build import InfeasibleInstance
+
 
 def held_gpus(m, idx, tenant_of: dict[str, str]) -> dict[str, list]:
     """H_t as lists of terms: sub-node GPUs, whole nodes, kept running jobs."""
@@ -37,7 +39,10 @@ def add_tenants(built) -> None:
     floored = [t for t in tenants if floor[t] > 0]
     # A tenant owed GPUs whose jobs all lost their room to pinned running work: no constraint
     # can hold, so the instance is infeasible (reported before the solver is called).
-    built.unmet_floors = [f"{t} (floor {floor[t]:g} GPUs)" for t in floored if not held[t]]
+    unmet = [f"{t} (floor {floor[t]:g} GPUs)" for t in floored if not held[t]]
+    if unmet:
+        raise InfeasibleInstance(f"tenant floor(s) cannot be met, no job of theirs has room left (e.g. running jobs "
+                                 f"that may neither move nor stop hold it): {', '.join(unmet[:5])}")
     floored = [t for t in floored if held[t]]
     m.FLOORED_TENANTS = pyo.Set(initialize=floored, ordered=True, doc="tenants with a floor and demand")
     m.tenant_gpus_min = pyo.Constraint(

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ...errors import GpuplanError
-from ...instance.schema import Instance
+from ...instance.schema import ASSIGNMENT_OBJECTIVES, Instance
 from .facts import MILLI, Facts, JobFacts, as_gpus, instance_facts
 
-SENSE = {"throughput": "max", "cost": "min", "utilization": "max", "fairness": "max"}
+SENSE = ASSIGNMENT_OBJECTIVES
 STATES = ("placed", "unplaced", "kept", "migrated", "preempted")
 RUNS = ("placed", "kept", "migrated")  # the states of a job that runs
 TIE_BREAK = 1e-3  # fairness: weight of the tie-break terms, per usable GPU

@@ -1,0 +1,98 @@
+"""The problem registry: what each problem is, what it needs and where its layers live.
+
+Shared pieces (api, batch, CLI, verify, plots) know problems only through this table; a new
+problem adds a :class:`Problem` here and one folder per layer (index/, heuristics/, model/,
+verify/), never an ``if problem == ...`` elsewhere. Layers are named as ``"module:function"``
+strings and imported on first use, so that reading the registry loads neither Pyomo nor the
+problems one does not solve.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .instance.schema import ASSIGNMENT_OBJECTIVES, Instance
+
+SENSES = ("min", "max")
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    summary: str
+    objectives: dict[str, str]          # objective name -> sense ("min" / "max")
+    methods: tuple[str, ...]            # the first is the default
+    sections: tuple[str, ...]           # Instance tables that must not be empty
+    solve: str                          # "module:function"(instance, request) -> Result
+    verify: str                         # "module:function"(instance, solution dict, tol) -> [Violation]
+    doc: str                            # the math, models/<doc>
+    default_objective: Callable[[Instance], str] = field(repr=False, default=lambda instance: "cost")
+    blocks: tuple[str, ...] = ()        # model blocks in build order, "module:function"
+
+    def missing_sections(self, instance: Instance) -> list[str]:
+        return [name for name in self.sections if not getattr(instance, name)]
+
+    def check(self, instance: Instance, *, objective: str | None = None, method: str | None = None) -> str:
+        """The objective to solve for; ValueError naming the problem and what is missing or unknown."""
+        missing = self.missing_sections(instance)
+        if missing:
+            raise ValueError(f"problem '{self.name}' needs the section(s) {', '.join(missing)}, "
+                             "which the instance lacks or leaves empty")
+        objective = objective or self.default_objective(instance)
+        self.check_names(objective=objective, method=method)
+        return objective
+
+    def check_names(self, *, objective: str | None = None, method: str | None = None) -> None:
+        if objective is not None and objective not in self.objectives:
+            raise ValueError(f"unknown objective '{objective}' for problem '{self.name}' "
+                             f"(expected one of {', '.join(self.objectives)})")
+        if method is not None and method not in self.methods:
+            raise ValueError(f"unknown method '{method}' for problem '{self.name}' "
+                             f"(expected one of {', '.join(self.methods)})")
+
+    def sense(self, objective: str) -> str:
+        return self.objectives[objective]
+
+    def layer(self, name: str) -> Callable:
+        """The function a layer string (``solve``, ``verify``) names, imported now."""
+        return load_function(getattr(self, name))
+
+
+def load_function(spec: str) -> Callable:
+    module, _, function = spec.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+PROBLEMS: dict[str, Problem] = {}
+
+
+def register(problem: Problem) -> Problem:
+    assert all(sense in SENSES for sense in problem.objectives.values()), problem.objectives
+    PROBLEMS[problem.name] = problem
+    return problem
+
+
+def get(name: str) -> Problem:
+    """The registered problem ``name``; ValueError listing the known ones otherwise."""
+    try:
+        return PROBLEMS[name]
+    except KeyError:
+        raise ValueError(f"unknown problem '{name}' (expected one of {', '.join(PROBLEMS)})") from None
+
+
+register(Problem(
+    name="assignment",
+    summary="which jobs run on which GPUs now",
+    objectives=dict(ASSIGNMENT_OBJECTIVES),
+    methods=("milp", "greedy"),
+    sections=("pods", "node_pools", "tenants"),
+    solve="gpuplan.model.assignment.solve:solve_assignment",
+    verify="gpuplan.verify.assignment.check:check_solution",
+    doc="assignment.md",
+    default_objective=lambda instance: instance.options.objective,
+    blocks=("gpuplan.model.assignment.running:add_running", "gpuplan.model.assignment.spanning:add_spanning",
+            "gpuplan.model.assignment.packing:add_packing", "gpuplan.model.assignment.jobs:add_jobs",
+            "gpuplan.model.assignment.tenants:add_tenants"),
+))
