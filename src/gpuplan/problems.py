@@ -26,6 +26,7 @@ class Problem:
     methods: tuple[str, ...]            # the first is the default
     sections: tuple[str, ...]           # Instance tables that must not be empty
     solve: str                          # "module:function"(instance, request) -> Result
+    build: str                          # "module:function"(instance, objective) -> BuiltModel
     verify: str                         # "module:function"(instance, solution dict, tol) -> [Violation]
     doc: str                            # the math, models/<doc>
     default_objective: Callable[[Instance], str] = field(repr=False, default=lambda instance: "cost")
@@ -67,6 +68,9 @@ def load_function(spec: str) -> Callable:
 
 PROBLEMS: dict[str, Problem] = {}
 
+# models/*.md files that document a shared block rather than a problem.
+BLOCK_DOCS: dict[str, str] = {}
+
 
 def register(problem: Problem) -> Problem:
     assert all(sense in SENSES for sense in problem.objectives.values()), problem.objectives
@@ -89,6 +93,7 @@ register(Problem(
     methods=("milp", "greedy"),
     sections=("pods", "node_pools", "tenants"),
     solve="gpuplan.model.assignment.solve:solve_assignment",
+    build="gpuplan.model.assignment.solve:build_assignment",
     verify="gpuplan.verify.assignment.check:check_solution",
     doc="assignment.md",
     default_objective=lambda instance: instance.options.objective,

@@ -112,17 +112,19 @@ def add_node_rows(built, pack) -> None:
     m.node_gpus_max = pyo.Constraint(
         m.GPU_NODES, rule=lambda _, n: sum(a * v for a, v in gpus[n]) <= idx.nodes[n].usable_gpus,
         doc="a shared node's GPUs are not over-used")
-    for name, terms, attr, doc in (
-        ("cpu", cpu, "cpu_milli", "a node's CPU is not over-used"),
-        ("memory", memory, "host_memory_mib", "a node's host memory is not over-used"),
-    ):
-        limited = [n for n in individual if getattr(idx.nodes[n], attr) is not None and has_choice(n, terms)
-                   and any(a for a, _ in terms[n])]
-        setattr(m, f"{name.upper()}_NODES", pyo.Set(initialize=limited, ordered=True, doc=f"nodes whose {name} binds"))
-        setattr(m, f"node_{name}_max", pyo.Constraint(
-            getattr(m, f"{name.upper()}_NODES"),
-            rule=lambda _, n, t=terms, a=attr: sum(c * v for c, v in t[n] if c) <= getattr(idx.nodes[n], a),
-            doc=doc))
+    def limited(terms, attr):
+        return [n for n in individual if getattr(idx.nodes[n], attr) is not None and has_choice(n, terms)
+                and any(a for a, _ in terms[n])]
+
+    m.CPU_NODES = pyo.Set(initialize=limited(cpu, "cpu_milli"), ordered=True, doc="nodes whose cpu binds")
+    m.node_cpu_max = pyo.Constraint(
+        m.CPU_NODES, rule=lambda _, n: sum(c * v for c, v in cpu[n] if c) <= idx.nodes[n].cpu_milli,
+        doc="a node's CPU is not over-used")
+    m.MEMORY_NODES = pyo.Set(initialize=limited(memory, "host_memory_mib"), ordered=True,
+                             doc="nodes whose memory binds")
+    m.node_memory_max = pyo.Constraint(
+        m.MEMORY_NODES, rule=lambda _, n: sum(c * v for c, v in memory[n] if c) <= idx.nodes[n].host_memory_mib,
+        doc="a node's host memory is not over-used")
     _add_share_rows(m, idx, shares)
     _add_whole_exclusion(m, idx)
 
@@ -194,7 +196,8 @@ def _add_share_rows(m, idx, shares) -> None:
         for n, i in run.gpu_index.items():
             on_gpu[n, i].append(r)
     m.RUNNING_SHARES = pyo.Set(dimen=3, ordered=True,
-                               initialize=[(n, i, r) for (n, i), rs in sorted(on_gpu.items()) for r in rs])
+                               initialize=[(n, i, r) for (n, i), rs in sorted(on_gpu.items()) for r in rs],
+                               doc="(node, GPU index, running job) of running jobs sharing a GPU")
     m.node_share_kept_min = pyo.Constraint(
         m.RUNNING_SHARES, rule=lambda _, n, i, r: m.gpu_active[n, i] >= m.keep[r],
         doc="a GPU stays shared while a kept job shares it")

@@ -70,6 +70,11 @@ class SolveContext:
         return self.request.started
 
 
+def build_assignment(instance: Instance, objective: str | None = None):
+    """The assignment model of ``instance`` alone (index and blocks, no solve)."""
+    return build_model(build_index(instance), objective, "assignment")
+
+
 def solve_assignment(instance: Instance, request: SolveRequest) -> Result:
     """The assignment's strategy: index, greedy start, model, LP relaxation, LP-guided rounding,
     then branch-and-bound or (for very large per-node models) neighbourhood search."""

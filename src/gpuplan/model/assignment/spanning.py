@@ -121,11 +121,12 @@ def _add_scope(m, span, units, kind) -> None:
     m.SPAN_POD = pyo.Set(dimen=2, ordered=True, initialize=[(j, p) for j in pod_jobs for p in domains(j, "pod")],
                          doc="(job, pod) choices of scope-pod jobs")
     m.pod_used = pyo.Var(m.SPAN_POD, domain=pyo.Binary, doc="job's nodes are in the pod")
-    m.SPAN_POD_JOBS = pyo.Set(initialize=pod_jobs, ordered=True)
+    m.SPAN_POD_JOBS = pyo.Set(initialize=pod_jobs, ordered=True, doc="scope-pod jobs with more than one pod")
     m.span_pod_once = pyo.Constraint(
         m.SPAN_POD_JOBS, rule=lambda _, j: sum(m.pod_used[j, p] for p in domains(j, "pod")) == m.spanned[j],
         doc="scope pod: one pod")
-    m.SPAN_POD_PAIRS = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in pod_jobs for k in span[j].units])
+    m.SPAN_POD_PAIRS = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in pod_jobs for k in span[j].units],
+                               doc="(job, node unit) pairs of scope-pod jobs")
     m.span_pod_link = pyo.Constraint(
         m.SPAN_POD_PAIRS, rule=lambda _, j, k: m.span_nodes[j, k] <= span[j].max_nodes[k] * m.pod_used[j, units[k].pod],
         doc="scope pod: nodes only in the chosen pod")
@@ -136,11 +137,12 @@ def _add_scope(m, span, units, kind) -> None:
     m.SPAN_SITE = pyo.Set(dimen=2, ordered=True, initialize=[(j, s) for j in site_jobs for s in domains(j, "site")],
                           doc="(job, site) pairs of jobs whose sites matter")
     m.site_used = pyo.Var(m.SPAN_SITE, domain=pyo.Binary, doc="job holds nodes in the site")
-    m.SPAN_SITE_PAIRS = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in site_jobs for k in span[j].units])
+    m.SPAN_SITE_PAIRS = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in site_jobs for k in span[j].units],
+                                doc="(job, node unit) pairs of jobs whose sites matter")
     m.span_site_link = pyo.Constraint(
         m.SPAN_SITE_PAIRS, rule=lambda _, j, k: m.span_nodes[j, k] <= span[j].max_nodes[k] * m.site_used[j, units[k].site],
         doc="nodes only in sites marked used")
-    m.SPAN_ONE_SITE_JOBS = pyo.Set(initialize=one_site, ordered=True)
+    m.SPAN_ONE_SITE_JOBS = pyo.Set(initialize=one_site, ordered=True, doc="scope-site jobs with more than one site")
     m.span_site_once = pyo.Constraint(
         m.SPAN_ONE_SITE_JOBS, rule=lambda _, j: sum(m.site_used[j, s] for s in domains(j, "site")) == m.spanned[j],
         doc="scope site: one site")
@@ -171,17 +173,21 @@ def _add_value_terms(built, span, jobs, kind) -> None:
     if kind is None:
         return
     per_type = throughput if kind == "throughput" else cost
-    for loss, flag_var, penalty, term in (
-        ("site_loss", "cross_site", options.cross_site_penalty, "cross_site_loss"),
-        ("mixed_loss", "mixed", options.mixed_type_penalty, "mixed_type_loss"),
-    ):
-        flagged = list(getattr(m, flag_var).index_set())
-        setattr(m, f"{loss.upper()}_JOBS", pyo.Set(initialize=flagged, ordered=True))
-        jobs_set = getattr(m, f"{loss.upper()}_JOBS")
-        setattr(m, loss, pyo.Var(jobs_set, domain=pyo.NonNegativeReals, doc=f"job value lost when {flag_var} is set"))
-        loss_var, flag = getattr(m, loss), getattr(m, flag_var)
-        setattr(m, f"span_{loss}_def", pyo.Constraint(
-            jobs_set,
-            rule=lambda _, j, lv=loss_var, fv=flag: lv[j] >= _job_value(m, span, j, per_type[j]) - max(per_type[j].values()) * (1 - fv[j]),
-            doc=f"the loss base is the job's value when {flag_var} is set"))
-        built.add_term(term, sum(_loss_weight(kind, jobs[j].priority) * penalty * loss_var[j] for j in flagged))
+
+    def loss_floor(loss, flag, j):
+        return loss[j] >= _job_value(m, span, j, per_type[j]) - max(per_type[j].values()) * (1 - flag[j])
+
+    m.SITE_LOSS_JOBS = pyo.Set(initialize=list(m.cross_site.index_set()), ordered=True,
+                               doc="jobs that may span sites")
+    m.site_loss = pyo.Var(m.SITE_LOSS_JOBS, domain=pyo.NonNegativeReals, doc="job value lost when cross_site is set")
+    m.span_site_loss_def = pyo.Constraint(m.SITE_LOSS_JOBS, rule=lambda _, j: loss_floor(m.site_loss, m.cross_site, j),
+                                          doc="the loss base is the job's value when cross_site is set")
+    built.add_term("cross_site_loss", sum(_loss_weight(kind, jobs[j].priority) * options.cross_site_penalty
+                                          * m.site_loss[j] for j in m.SITE_LOSS_JOBS))
+    m.MIXED_LOSS_JOBS = pyo.Set(initialize=list(m.mixed.index_set()), ordered=True,
+                                doc="jobs that may mix GPU types")
+    m.mixed_loss = pyo.Var(m.MIXED_LOSS_JOBS, domain=pyo.NonNegativeReals, doc="job value lost when mixed is set")
+    m.span_mixed_loss_def = pyo.Constraint(m.MIXED_LOSS_JOBS, rule=lambda _, j: loss_floor(m.mixed_loss, m.mixed, j),
+                                           doc="the loss base is the job's value when mixed is set")
+    built.add_term("mixed_type_loss", sum(_loss_weight(kind, jobs[j].priority) * options.mixed_type_penalty
+                                          * m.mixed_loss[j] for j in m.MIXED_LOSS_JOBS))
