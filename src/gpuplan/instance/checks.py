@@ -12,6 +12,7 @@ from typing import Iterator
 
 from ..limits import MAX_COEFFICIENT_RANGE, MAX_GPUS, MAX_NODES
 from .nodes import generated_node_ids, holds_node_whole, node_info_by_id
+from .fields import MILLI_PER_GPU
 from .schema import Instance
 
 Problem = tuple[tuple, str]
@@ -175,7 +176,7 @@ def _current_placements(instance: Instance) -> Iterator[Problem]:
             if key not in shares:
                 used[row.node] += 1          # a shared GPU counts once, whoever shares it
             shares[key] = shares.get(key, 0) + job.gpu_share_milli
-            if shares[key] > 1000:
+            if shares[key] > MILLI_PER_GPU:
                 yield ("current_placements", i, "gpu_index"), (
                     f"GPU {row.gpu_index} of node '{row.node}' is shared beyond 1000 milli ({shares[key]})"
                 )

@@ -11,6 +11,7 @@ from ..errors import escape_controls
 from ..limits import MAX_AMOUNT, MAX_COUNT, MIN_AMOUNT
 
 MAX_ID_CHARS = 200
+MILLI_PER_GPU = 1000   # GPU shares are counted in thousandths of one GPU
 
 # Control characters (C0, DEL, C1) and the Unicode line separators: an id is printed in
 # one-line messages, tables and CSV files, where any of these would break the line.

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ..limits import MAX_GPUS_PER_NODE, MAX_NODES
-from .fields import (MAX_ID_CHARS, Fraction, GpuOption, Id, NonNegFloat, NonNegInt, PosFloat, PosInt,  # noqa: F401
+from .fields import (MAX_ID_CHARS, MILLI_PER_GPU, Fraction, GpuOption, Id, NonNegFloat, NonNegInt, PosFloat, PosInt,  # noqa: F401
                      Record)
 from .schedule import SCHEDULE_TABLES, ScheduleOptions, TimeGrid
 from . import schedule as _schedule
@@ -160,11 +160,17 @@ class Job(Record):
     @property
     def fractional(self) -> bool:
         """Needs a share of one GPU rather than whole GPUs."""
-        return self.gpu_share_milli < 1000
+        return self.gpu_share_milli < MILLI_PER_GPU
 
     @property
     def cpu_only(self) -> bool:
         return not self.gpu_options
+
+    @property
+    def best_worth(self) -> float:
+        """priority x the job's best throughput: what running it adds at most (0 for a CPU-only
+        job). Orders the greedy, picks what a failed share packing drops, sums to the bound."""
+        return self.priority * max((option.throughput for option in self.gpu_options), default=0.0)
 
     def gpus_on(self, gpu_type: str) -> int:
         """GPUs the job needs on ``gpu_type`` (which must be one of its options)."""

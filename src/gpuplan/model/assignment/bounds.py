@@ -14,8 +14,7 @@ def trivial_bound(idx, objective: str) -> float:
     utilization: every usable GPU busy; fairness: full shares and every GPU busy."""
     jobs = [idx.instance_job(j) for j in idx.jobs]
     if objective == "throughput":
-        return sum(job.priority * max((option.throughput for option in job.gpu_options), default=0.0)
-                   for job in jobs)  # a CPU-only job is worth nothing
+        return sum(job.best_worth for job in jobs)  # a CPU-only job is worth nothing
     if objective == "cost":
         # A running job kept on fewer GPUs than an option asks for costs that share of it, so
         # only required jobs that are not running yet count (at their cheapest option).

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 
 import pyomo.environ as pyo
 
+from ...instance.fields import MILLI_PER_GPU
 from ...instance.placement import Placement, current_rows
 
-SHARE = 1000
+SHARE = MILLI_PER_GPU
 
 
 @dataclass
@@ -157,21 +158,30 @@ def _assigned_rows(m, idx, members, kept: set[str], result: Disaggregation) -> N
     for row in result.rows:
         if row.gpu_index is None:
             whole_held[row.node] += row.gpus
-    pinned = defaultdict(dict)                       # node -> GPU index -> milli of kept sharing jobs
+    sharing_kept = defaultdict(list)                 # node -> kept running jobs sharing a GPU there
     for r in kept:
-        run = idx.running[r]
-        for n, i in run.gpu_index.items():
-            pinned[n][i] = pinned[n].get(i, 0) + run.share_milli
+        for n in idx.running[r].gpu_index:
+            sharing_kept[n].append(idx.running[r])
     for n, jobs in sharing_on.items():
         limit = idx.nodes[n].usable_gpus - whole_held[n]
-        placed, dropped = pack_shares(idx, n, jobs, pinned[n], limit)
+        placed, dropped = pack_shares(idx, n, jobs, pinned_load(sharing_kept[n], n), limit)
         result.rows.extend(placed)
         result.dropped.extend(dropped)
 
 
+def pinned_load(runs, node: str) -> dict[int, int]:
+    """GPU index -> milli that the kept running jobs ``runs`` sharing GPUs of ``node`` hold there:
+    what a packing of new sharing jobs must leave in place."""
+    load: dict[int, int] = {}
+    for run in runs:
+        index = run.gpu_index[node]
+        load[index] = load.get(index, 0) + run.share_milli
+    return load
+
+
 def pack_shares(idx, node: str, jobs: list[str], pinned: dict[int, int], limit: int):
     """Put sharing jobs on GPU indices of ``node`` (see :func:`pack_or_drop`)."""
-    items = [(j, idx.instance_job(j).gpu_share_milli, _value(idx, j)) for j in jobs]
+    items = [(j, idx.instance_job(j).gpu_share_milli, idx.instance_job(j).best_worth) for j in jobs]
     packing, dropped = pack_or_drop(items, pinned, limit, idx.nodes[node].gpus)
     return [Placement(j, node, 1, i) for j, i in packing.items()], dropped
 
@@ -190,11 +200,6 @@ def pack_or_drop(items, pinned: dict[int, int], limit: int, gpus: int):
         worst = min(items, key=lambda item: (item[2], item[1], str(item[0])))
         items.remove(worst)
         dropped.append(worst[0])
-
-
-def _value(idx, job_id: str) -> float:
-    job = idx.instance_job(job_id)
-    return job.priority * max((o.throughput for o in job.gpu_options), default=0.0)
 
 
 def _search(items, pinned, limit, gpus, budget=200_000):

@@ -74,21 +74,16 @@ class ShareRepair:
                 self.kept[n].append((idx.running[r], column_of[id(m.keep[r])]))
 
     def __call__(self, x: np.ndarray, nodes: list[str]) -> np.ndarray:
-        from .disaggregate import pack_or_drop
+        from .disaggregate import pack_or_drop, pinned_load
 
         for n in nodes:
             if not self.share.get(n):
                 continue
-            pinned: dict[int, int] = {}
             whole = sum(gpus * round(x[c]) for gpus, c in self.whole[n])
-            for run, c in self.kept[n]:
-                if round(x[c]) == 1:
-                    if run.sharing:
-                        index = run.gpu_index[n]
-                        pinned[index] = pinned.get(index, 0) + run.share_milli
-                    else:
-                        whole += run.rows[n]
-            items = [((g, k), self.idx.groups[g].share_milli, self._value(g))
+            kept = [run for run, c in self.kept[n] if round(x[c]) == 1]
+            whole += sum(run.rows[n] for run in kept if not run.sharing)
+            pinned = pinned_load([run for run in kept if run.sharing], n)
+            items = [((g, k), self.idx.groups[g].share_milli, self.idx.instance_job(g).best_worth)
                      for g, c in self.share[n] for k in range(int(round(x[c])))]
             info = self.idx.nodes[n]
             packing, dropped = pack_or_drop(items, pinned, info.usable_gpus - whole, info.gpus)
@@ -98,10 +93,6 @@ class ShareRepair:
             if n in self.share_gpus:
                 x[self.share_gpus[n]] = len(set(packing.values()) | set(pinned))
         return x
-
-    def _value(self, group: str) -> float:
-        job = self.idx.instance_job(group)
-        return job.priority * max((o.throughput for o in job.gpu_options), default=0.0)
 
 
 def _room(built, node: str) -> float:

@@ -14,7 +14,9 @@ from collections import defaultdict
 
 import pyomo.environ as pyo
 
-SHARE = 1000  # a GPU is 1000 milli
+from ...instance.fields import MILLI_PER_GPU
+
+SHARE = MILLI_PER_GPU
 
 
 def add_node_variables(built, spanned_pools: set[str]) -> None:

@@ -15,12 +15,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 
+from ...instance.fields import MILLI_PER_GPU
 from ...instance.nodes import NodeInfo, covers_need, node_infos
 from ...instance.schema import Instance, Job, Tenant
 
 NO_ELIGIBLE_GPU = "no_eligible_gpu"
 TOO_LARGE = "too_large"
-MILLI = 1000  # thousandths of a GPU in one GPU
+MILLI = MILLI_PER_GPU
 
 
 def as_gpus(milli: int) -> float:
