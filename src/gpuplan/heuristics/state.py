@@ -4,8 +4,9 @@ memory and the shares of GPUs being shared.
 Every query the greedy asks is answered from sorted structures kept up to date by
 :meth:`ClusterState.take`, so that one placement costs O(log nodes), not a scan of the cluster:
 
-- nodes per pool and free-GPU count, sorted by name (best fit: the first fitting node of the
-  tightest bucket);
+- the nodes of each set of pools the greedy asks about (one GPU class), sorted by (free GPUs,
+  name), made on the first question (best fit: the first entry from ``size`` up whose node
+  has room);
 - the shared GPUs per pool sorted by (free share, node, index) (best share: the first entry
   with enough free share whose node has room);
 - per node its shared GPUs (a node's fullest fitting GPU, its lowest unshared index);
@@ -34,21 +35,19 @@ class ClusterState:
         self.shared: dict[str, dict[tuple[str, int], int]] = defaultdict(dict)  # pool -> (node, GPU) -> milli
         self.node_shares: dict[str, dict[int, int]] = defaultdict(dict)   # node -> GPU -> milli used
         self.by_free_share: dict[str, SortedList] = defaultdict(SortedList)  # pool -> (free milli, node, GPU)
-        self.buckets = {pool.id: [SortedList() for _ in range(pool.gpus_per_node + 1)] for pool in idx.pools.values()}
+        self.pool_nodes = {pool.id: [] for pool in idx.pools.values()}
+        self.by_free: dict[tuple[str, ...], SortedList] = {}   # pools -> (free GPUs, node) of their nodes
+        self.lists_of: dict[str, list[SortedList]] = defaultdict(list)  # pool -> the lists holding its nodes
         self.untouched = {pool.id: SortedList() for pool in idx.pools.values()}   # nothing on it, nothing reserved
         self.closed: set[str] = set()                                      # held whole by a multi-node job
-        members = defaultdict(lambda: defaultdict(list))                   # pool -> free -> nodes (bulk load)
-        untouched = defaultdict(list)
+        untouched = defaultdict(list)                                      # loaded in bulk below
         for node, info in idx.nodes.items():
-            if info.pool in self.buckets:
+            if info.pool in self.pool_nodes:
                 self.cpu[node], self.memory[node] = info.cpu_milli, info.host_memory_mib
                 self.free[node] = info.usable_gpus
-                members[info.pool][info.usable_gpus].append(node)
+                self.pool_nodes[info.pool].append(node)
                 if info.reserved_gpus == 0 and info.gpus:
                     untouched[info.pool].append(node)
-        for pool, by_free in members.items():
-            for free, nodes in by_free.items():
-                self.buckets[pool][free].update(nodes)
         for pool, nodes in untouched.items():
             self.untouched[pool].update(nodes)
         for row in rows:
@@ -56,10 +55,10 @@ class ClusterState:
 
     def _set_free(self, node: str, free: int) -> None:
         pool = self.idx.nodes[node].pool
-        if node in self.free:
-            self.buckets[pool][self.free[node]].discard(node)
+        for ranked in self.lists_of.get(pool, ()):
+            ranked.discard((self.free[node], node))
+            ranked.add((free, node))
         self.free[node] = free
-        self.buckets[pool][free].add(node)
 
     def take(self, row: Placement) -> None:
         job, info = self.idx.instance_job(row.job), self.idx.nodes[row.node]
@@ -96,6 +95,17 @@ class ClusterState:
         current = run is not None and run.rows.get(row.node) == row.gpus and run.holds_whole(row.node, info.gpus)
         return current or job.gpus_on(info.gpu_type) > info.gpus
 
+    def _ranked(self, pools: list[str]) -> SortedList:
+        key = tuple(pools)
+        ranked = self.by_free.get(key)
+        if ranked is None:
+            distinct = set(pools)
+            ranked = SortedList((self.free[n], n) for k in distinct for n in self.pool_nodes[k])
+            self.by_free[key] = ranked
+            for k in distinct:
+                self.lists_of[k].append(ranked)
+        return ranked
+
     def has_room(self, node: str, cpu: int, memory: int) -> bool:
         return (self.cpu[node] is None or self.cpu[node] >= cpu) and \
                (self.memory[node] is None or self.memory[node] >= memory)
@@ -103,23 +113,12 @@ class ClusterState:
     def best_fit(self, pools: list[str], size: int, cpu: int = 0, memory: int = 0) -> str | None:
         """The node with the fewest free GPUs that still holds ``size`` (and the CPU and memory);
         among those, the first by name."""
-        best = None
-        check = bool(cpu or memory or not size)
-        for pool in pools:
-            buckets = self.buckets[pool]
-            for free in range(size, len(buckets) if best is None else min(len(buckets), best[0] + 1)):
-                bucket = buckets[free]
-                if not bucket:
-                    continue
-                if check:  # the bucket is sorted: its first node with room is the smallest one
-                    node = next((n for n in bucket if self.has_room(n, cpu, memory) and n not in self.closed), None)
-                else:
-                    node = bucket[0]
-                if node is not None:
-                    if best is None or (free, node) < best:
-                        best = (free, node)
-                    break
-        return best[1] if best else None
+        ranked = self._ranked(pools)
+        if not (cpu or memory or not size):  # no filter: the first entry from ``size`` up
+            at = ranked.bisect_left((size,))
+            return ranked[at][1] if at < len(ranked) else None
+        return next((node for _, node in ranked.irange((size,))
+                     if self.has_room(node, cpu, memory) and node not in self.closed), None)
 
     def best_share(self, pools: list[str], share: int, cpu: int, memory: int) -> tuple[str, int] | None:
         """The shared GPU whose leftover after ``share`` is smallest (then node, then index); else
