@@ -53,6 +53,9 @@ class Workload:
         self.weight_by_node_type = (self.allowed * self.popularity[:, None]).T.copy()  # (node types, types)
         self.kth = np.maximum(self.gpus - 1, 0)
         self.need = np.where(self.gpus > 0, self.milli, 0).astype(np.float32)
+        # F(n) sees CPU and memory only through "free >= some type's need": the thresholds.
+        self.cpu_levels = np.unique(self.cpu)
+        self.mem_levels = np.unique(self.mem)
 
     def __len__(self) -> int:
         return len(self.popularity)
@@ -77,9 +80,40 @@ class Workload:
         return cls.from_tasks(state.tasks, include_cpu_only=include_cpu_only)
 
 
+DISTINCT_FROM = 64   # rows from which equal node states are evaluated once
+
+
 def node_fragmentation(workload: Workload, node_type: np.ndarray, cpu_free: np.ndarray, mem_free: np.ndarray,
                        gpu_free: np.ndarray) -> np.ndarray:
-    """F(n) in thousandths of a GPU for each row (node state) of the arrays."""
+    """F(n) in thousandths of a GPU for each row (node state) of the arrays.
+
+    Many rows are the same state for F (idle nodes of one type; the candidates of one pod):
+    F depends on the GPU type, the multiset of free shares and, for CPU and memory, only on
+    which of the workload's needs they meet. Such rows are evaluated once; each row's arithmetic
+    does not depend on the others, so the values are the same as row by row."""
+    if len(node_type) < DISTINCT_FROM:
+        return _node_fragmentation(workload, node_type, cpu_free, mem_free, gpu_free)
+    shares = -np.sort(-gpu_free, axis=1)
+    key = np.column_stack([node_type, np.searchsorted(workload.cpu_levels, cpu_free, side="right"),
+                           np.searchsorted(workload.mem_levels, mem_free, side="right"), shares])
+    first, inverse = _distinct_rows(key)
+    distinct = _node_fragmentation(workload, node_type[first], cpu_free[first], mem_free[first], shares[first])
+    return distinct[inverse]
+
+
+def _distinct_rows(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One row index per distinct row of ``key`` and, per row, the position of its own in that
+    list (np.unique(axis=0) does this too, but through a far slower sort of row bytes)."""
+    order = np.lexsort(key.T[::-1])
+    ranked = key[order]
+    starts = np.r_[True, (ranked[1:] != ranked[:-1]).any(axis=1)]
+    inverse = np.empty(len(key), dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    return order[starts], inverse
+
+
+def _node_fragmentation(workload: Workload, node_type: np.ndarray, cpu_free: np.ndarray, mem_free: np.ndarray,
+                        gpu_free: np.ndarray) -> np.ndarray:
     free = gpu_free.astype(np.float32)       # shares up to 1000: exact
     if workload.kth.max(initial=0) >= free.shape[1]:   # a type needs more GPUs than any node has
         free = np.pad(free, ((0, 0), (0, workload.kth.max() + 1 - free.shape[1])))

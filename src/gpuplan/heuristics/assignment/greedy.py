@@ -11,7 +11,8 @@ room, or the scope domain with the fewest free whole nodes that suffice.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
+from collections import defaultdict, deque
+from itertools import islice
 from dataclasses import dataclass, field
 
 from ...index.assignment import AssignmentIndex, PackPair, accounts_cpu
@@ -74,7 +75,8 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
     rows: list[Row] = [row for r in kept for row in current_rows(idx.running[r])]
     state = ClusterState(idx, list(rows))
     pack_of = {j: idx.pack_pairs_of_job(j) for j in idx.jobs}
-    waiting = [j for j in idx.jobs if j not in kept and (j not in idx.running or idx.running[j].migratable)]
+    kept_set = set(kept)
+    waiting = [j for j in idx.jobs if j not in kept_set and (j not in idx.running or idx.running[j].migratable)]
     placed: set[str] = set(kept)
     budget = defaultdict(float, guide.pack) if guide else None
 
@@ -213,7 +215,7 @@ def _outcome(idx, rows, placed, held, floors) -> GreedyOutcome:
 
 def _fill_fairly(idx, order, placed, held, try_place) -> None:
     entitlement = tenant_entitlements(idx.instance, idx)
-    queues = defaultdict(list)
+    queues = defaultdict(deque)
     for j in order:
         if j not in placed:
             queues[idx.instance_job(j).tenant].append(j)
@@ -221,11 +223,11 @@ def _fill_fairly(idx, order, placed, held, try_place) -> None:
     while active:
         tenant = min(active, key=lambda t: (held[t] / entitlement[t], t))
         while queues[tenant] and not try_place(queues[tenant][0]):
-            queues[tenant].pop(0)
+            queues[tenant].popleft()
         if not queues[tenant]:
             active.discard(tenant)
         else:
-            queues[tenant].pop(0)
+            queues[tenant].popleft()
 
 
 def _job_order(idx, jobs, pack_of, objective) -> list[str]:
@@ -382,9 +384,11 @@ def _cover(state, pool_ids: list[str], need: int) -> list[str] | None:
         return None
     chosen, total = [], 0
     for capacity in sorted(set(sizes.values()), reverse=True):
-        nodes = [n for k in pool_ids if sizes[k] == capacity for n in state.whole_nodes(k)]
-        count = min(len(nodes), -(-(need - total) // capacity))
-        chosen += [(capacity, n) for n in heapq.nsmallest(count, nodes)]
+        # Each pool's whole nodes are sorted by name: the ``count`` lowest names of the pools of
+        # this size are a merge of each one's first ``count``, not a listing of every node.
+        lists = [state.whole_nodes(k) for k in pool_ids if sizes[k] == capacity]
+        count = min(sum(len(nodes) for nodes in lists), -(-(need - total) // capacity))
+        chosen += [(capacity, n) for n in islice(heapq.merge(*(islice(nodes, count) for nodes in lists)), count)]
         total += count * capacity
         if total >= need:
             break

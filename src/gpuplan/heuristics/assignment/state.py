@@ -1,10 +1,24 @@
 """What is free on every node while a heuristic places jobs one by one: whole GPUs, CPU, host
-memory and the shares of GPUs being shared. Nodes are bucketed per pool by free GPUs so that
-best fit looks at O(GPUs per node) buckets, not at every node."""
+memory and the shares of GPUs being shared.
+
+Every query the greedy asks is answered from sorted structures kept up to date by
+:meth:`ClusterState.take`, so that one placement costs O(log nodes), not a scan of the cluster:
+
+- the nodes of each set of pools the greedy asks about (one GPU class), sorted by (free GPUs,
+  name), made on the first question (best fit: the first entry from ``size`` up whose node
+  has room);
+- the shared GPUs per pool sorted by (free share, node, index) (best share: the first entry
+  with enough free share whose node has room);
+- per node its shared GPUs (a node's fullest fitting GPU, its lowest unshared index);
+- the untouched nodes per pool, sorted by name (whole nodes for multi-node jobs).
+
+Ties break as a full scan would: the smallest (free, node) or (left share, node, index)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+
+from sortedcontainers import SortedList
 
 from ...index.assignment import AssignmentIndex
 from ...instance.placement import Placement
@@ -19,35 +33,38 @@ class ClusterState:
         self.cpu: dict[str, int | None] = {}
         self.memory: dict[str, int | None] = {}
         self.shared: dict[str, dict[tuple[str, int], int]] = defaultdict(dict)  # pool -> (node, GPU) -> milli
-        self.buckets = {pool.id: [set() for _ in range(pool.gpus_per_node + 1)] for pool in idx.pools.values()}
-        self.untouched = {pool.id: set() for pool in idx.pools.values()}   # nothing on it, nothing reserved
+        self.node_shares: dict[str, dict[int, int]] = defaultdict(dict)   # node -> GPU -> milli used
+        self.by_free_share: dict[str, SortedList] = defaultdict(SortedList)  # pool -> (free milli, node, GPU)
+        self.pool_nodes = {pool.id: [] for pool in idx.pools.values()}
+        self.by_free: dict[tuple[str, ...], SortedList] = {}   # pools -> (free GPUs, node) of their nodes
+        self.lists_of: dict[str, list[SortedList]] = defaultdict(list)  # pool -> the lists holding its nodes
+        self.untouched = {pool.id: SortedList() for pool in idx.pools.values()}   # nothing on it, nothing reserved
         self.closed: set[str] = set()                                      # held whole by a multi-node job
+        untouched = defaultdict(list)                                      # loaded in bulk below
         for node, info in idx.nodes.items():
-            if info.pool in self.buckets:
+            if info.pool in self.pool_nodes:
                 self.cpu[node], self.memory[node] = info.cpu_milli, info.host_memory_mib
-                self._set_free(node, info.usable_gpus)
+                self.free[node] = info.usable_gpus
+                self.pool_nodes[info.pool].append(node)
                 if info.reserved_gpus == 0 and info.gpus:
-                    self.untouched[info.pool].add(node)
+                    untouched[info.pool].append(node)
+        for pool, nodes in untouched.items():
+            self.untouched[pool].update(nodes)
         for row in rows:
             self.take(row)
 
     def _set_free(self, node: str, free: int) -> None:
         pool = self.idx.nodes[node].pool
-        if node in self.free:
-            self.buckets[pool][self.free[node]].discard(node)
+        for ranked in self.lists_of.get(pool, ()):
+            ranked.discard((self.free[node], node))
+            ranked.add((free, node))
         self.free[node] = free
-        self.buckets[pool][free].add(node)
 
     def take(self, row: Placement) -> None:
         job, info = self.idx.instance_job(row.job), self.idx.nodes[row.node]
         self.untouched[info.pool].discard(row.node)
         if row.gpu_index is not None:
-            shared = self.shared[info.pool]
-            key = (row.node, row.gpu_index)
-            if key not in shared:
-                shared[key] = 0
-                self._set_free(row.node, self.free[row.node] - 1)
-            shared[key] += job.gpu_share_milli
+            self._add_share(info.pool, row.node, row.gpu_index, job.gpu_share_milli)
         elif row.gpus:
             self._set_free(row.node, self.free[row.node] - row.gpus)
         if self._holds_whole(job, info, row):  # nothing else may run on the node
@@ -56,6 +73,18 @@ class ClusterState:
             self.cpu[row.node] -= job.cpu_milli
         if self.memory[row.node] is not None:
             self.memory[row.node] -= job.host_memory_mib
+
+    def _add_share(self, pool: str, node: str, index: int, milli: int) -> None:
+        shared, on_node, ranked = self.shared[pool], self.node_shares[node], self.by_free_share[pool]
+        key = (node, index)
+        if key not in shared:
+            shared[key] = on_node[index] = 0
+            self._set_free(node, self.free[node] - 1)
+        else:
+            ranked.remove((SHARE - shared[key], node, index))
+        shared[key] += milli
+        on_node[index] = shared[key]
+        ranked.add((SHARE - shared[key], node, index))
 
     def _holds_whole(self, job, info, row: Placement) -> bool:
         """A multi-node job's row: a new one needs more GPUs than the node has; a running job's
@@ -66,43 +95,53 @@ class ClusterState:
         current = run is not None and run.rows.get(row.node) == row.gpus and run.holds_whole(row.node, info.gpus)
         return current or job.gpus_on(info.gpu_type) > info.gpus
 
+    def _ranked(self, pools: list[str]) -> SortedList:
+        key = tuple(pools)
+        ranked = self.by_free.get(key)
+        if ranked is None:
+            distinct = set(pools)
+            ranked = SortedList((self.free[n], n) for k in distinct for n in self.pool_nodes[k])
+            self.by_free[key] = ranked
+            for k in distinct:
+                self.lists_of[k].append(ranked)
+        return ranked
+
     def has_room(self, node: str, cpu: int, memory: int) -> bool:
         return (self.cpu[node] is None or self.cpu[node] >= cpu) and \
                (self.memory[node] is None or self.memory[node] >= memory)
 
     def best_fit(self, pools: list[str], size: int, cpu: int = 0, memory: int = 0) -> str | None:
-        """The node with the fewest free GPUs that still holds ``size`` (and the CPU and memory)."""
-        best = None
-        for pool in pools:
-            for free in range(size, len(self.buckets[pool])):
-                bucket = self.buckets[pool][free]
-                if not bucket:
-                    continue
-                fitting = [n for n in bucket if self.has_room(n, cpu, memory) and n not in self.closed] \
-                    if (cpu or memory or not size) else bucket
-                if fitting:
-                    node = min(fitting)
-                    if best is None or (free, node) < best:
-                        best = (free, node)
-                    break
-        return best[1] if best else None
+        """The node with the fewest free GPUs that still holds ``size`` (and the CPU and memory);
+        among those, the first by name."""
+        ranked = self._ranked(pools)
+        if not (cpu or memory or not size):  # no filter: the first entry from ``size`` up
+            at = ranked.bisect_left((size,))
+            return ranked[at][1] if at < len(ranked) else None
+        return next((node for _, node in ranked.irange((size,))
+                     if self.has_room(node, cpu, memory) and node not in self.closed), None)
 
     def best_share(self, pools: list[str], share: int, cpu: int, memory: int) -> tuple[str, int] | None:
-        """The shared GPU whose leftover after ``share`` is smallest; else a fresh GPU on the
-        best-fit node (its lowest index not shared yet)."""
+        """The shared GPU whose leftover after ``share`` is smallest (then node, then index); else
+        a fresh GPU on the best-fit node (its lowest index not shared yet)."""
         best = None
         for pool in pools:
-            for (node, index), used in self.shared[pool].items():
-                left = SHARE - used - share
-                if left >= 0 and (best is None or (left, node, index) < best) and self.has_room(node, cpu, memory):
-                    best = (left, node, index)
+            ranked = self.by_free_share.get(pool)
+            if not ranked:
+                continue
+            # (free, node, index) ascending from ``share``: the first with room is this pool's best.
+            for free, node, index in ranked.irange((share,)):
+                if best is not None and free - share > best[0]:
+                    break
+                if self.has_room(node, cpu, memory):
+                    if best is None or (free - share, node, index) < best:
+                        best = (free - share, node, index)
+                    break
         if best is not None:
             return best[1], best[2]
         node = self.best_fit(pools, 1, cpu, memory)
         if node is None:
             return None
-        pool = self.idx.nodes[node].pool
-        taken = {index for (n, index) in self.shared[pool] if n == node}
+        taken = self.node_shares.get(node, {})
         return node, next(i for i in range(self.idx.nodes[node].gpus) if i not in taken)
 
     def fits(self, node: str, size: int, cpu: int, memory: int) -> bool:
@@ -112,8 +151,7 @@ class ClusterState:
         """The fullest GPU of ``node`` that still takes ``share`` (or a fresh one), if any."""
         if not self.has_room(node, cpu, memory):
             return None
-        pool = self.idx.nodes[node].pool
-        used = {index: milli for (n, index), milli in self.shared[pool].items() if n == node}
+        used = self.node_shares.get(node, {})
         fitting = [(SHARE - milli - share, index) for index, milli in used.items() if milli + share <= SHARE]
         if fitting:
             return min(fitting)[1]
@@ -121,6 +159,6 @@ class ClusterState:
             return next(i for i in range(self.idx.nodes[node].gpus) if i not in used)
         return None
 
-    def whole_nodes(self, pool: str) -> set[str]:
-        """Nodes nothing runs on and nothing is reserved: only these go whole to a job."""
+    def whole_nodes(self, pool: str) -> SortedList:
+        """Nodes nothing runs on and nothing is reserved, by name: only these go whole to a job."""
         return self.untouched[pool]
