@@ -41,7 +41,7 @@ def generate_schedule(gpus: int, jobs: int, services: int, sites: int, hours: in
         if value < (0 if name in ("jobs", "services") else 1):
             raise ValueError(f"{name} must be at least {0 if name in ('jobs', 'services') else 1}, not {value}")
     if gpus < 16 * sites:
-        raise ValueError(f"gpus ({gpus}) must be at least 16 per site (one H-class and one A800 node), not {gpus}")
+        raise ValueError(f"gpus must be at least 16 per site (one H-class and one A800 node): {16 * sites}, not {gpus}")
     if hours < 4:
         raise ValueError(f"hours must be at least 4, not {hours}")
     rng = np.random.default_rng(seed)

@@ -166,7 +166,8 @@ def _rows(path: Path) -> list[dict]:
 
 def _temperatures(data_dir: Path) -> dict[str, list[float]]:
     rows = _rows(data_dir / WEATHER)[WEEK_START_HOUR:WEEK_START_HOUR + HOURS]
-    assert (rows[0]["month"], rows[0]["day"], rows[0]["hour_ending"]) == ("7", "18", "1"), rows[0]
+    if (rows[0]["month"], rows[0]["day"], rows[0]["hour_ending"]) != ("7", "18", "1"):
+        raise ValueError(f"{WEATHER}: row {WEEK_START_HOUR} is not 18 July 00:00-01:00 (another file version?)")
     return {s.id: [float(r[s.temp_column]) for r in rows] for s in SITES}
 
 
@@ -177,7 +178,8 @@ def _prices(data_dir: Path) -> dict[str, list[float]]:
     for site in SITES:
         ratio = {int(r["hour"]): float(r["float_ratio_vs_flat"]) for r in rows
                  if r["province"].startswith(site.tariff_province) and "7" in r["months"].split(",")}
-        assert sorted(ratio) == list(range(24)), site.id
+        if sorted(ratio) != list(range(24)):
+            raise ValueError(f"{TARIFFS}: no complete July hour map with ratios for {site.tariff_province}")
         day = [round(site.fixed_cny_per_kwh + site.floating_cny_per_kwh * ratio[h], 4) for h in range(24)]
         prices[site.id] = [day[t % 24] for t in range(HOURS)]
     return prices
