@@ -11,8 +11,8 @@ import pytest
 
 from builders import cluster, job, pool
 from gpuplan.fragmentation.measure import Workload, _node_fragmentation, node_fragmentation
-from gpuplan.heuristics.state import SHARE, ClusterState
-from gpuplan.instance.index import build_index
+from gpuplan.heuristics.assignment.state import SHARE, ClusterState
+from gpuplan.index.assignment import build_index
 from gpuplan.instance.placement import Placement
 
 
