@@ -67,3 +67,15 @@ class GpuOption(Record):
     cost_per_hour: NonNegFloat = Field(
         default=0.0, description="cost of running the whole job on this type for an hour"
     )
+
+
+def check_gpu_options(options: list[GpuOption], default_gpus: int | None) -> None:
+    """The rules every job's GPU options keep: each type once, and a GPU count given on the
+    option or as the job's default. ValueError naming the first option that breaks one."""
+    seen: set[str] = set()
+    for i, option in enumerate(options):
+        if option.gpu_type in seen:
+            raise ValueError(f"gpu_options[{i}]: GPU type '{option.gpu_type}' listed twice")
+        seen.add(option.gpu_type)
+        if option.gpus is None and default_gpus is None:
+            raise ValueError(f"gpu_options[{i}]: gpus missing (set it here or job.gpus)")

@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ..limits import MAX_AMOUNT
-from .fields import GpuOption, Id, NonNegFloat, NonNegInt, PosFloat, PosInt, Record
+from .fields import GpuOption, Id, check_gpu_options, NonNegFloat, NonNegInt, PosFloat, PosInt, Record
 
 Share = Annotated[float, Field(gt=0, le=1)]
 Price = Annotated[float, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]   # negative prices happen
@@ -130,13 +130,7 @@ class TrainingJob(Record):
             raise ValueError(f"deadline_h ({self.deadline_h:g}) is not after release_h ({self.release_h:g})")
         if self.due_h is not None and self.due_h < self.release_h:
             raise ValueError(f"due_h ({self.due_h:g}) is before release_h ({self.release_h:g})")
-        seen: set[str] = set()
-        for i, option in enumerate(self.gpu_options):
-            if option.gpu_type in seen:
-                raise ValueError(f"gpu_options[{i}]: GPU type '{option.gpu_type}' listed twice")
-            seen.add(option.gpu_type)
-            if option.gpus is None and self.gpus is None:
-                raise ValueError(f"gpu_options[{i}]: gpus missing (set it here or job.gpus)")
+        check_gpu_options(self.gpu_options, self.gpus)
         return self
 
     def gpus_on(self, gpu_type: str) -> int:

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ..limits import MAX_GPUS_PER_NODE, MAX_NODES
-from .fields import (MAX_ID_CHARS, MILLI_PER_GPU, Fraction, GpuOption, Id, NonNegFloat, NonNegInt, PosFloat, PosInt,  # noqa: F401
+from .fields import (MILLI_PER_GPU, Fraction, check_gpu_options, GpuOption, Id, NonNegFloat, NonNegInt, PosFloat, PosInt,  # noqa: F401
                      Record)
 from .schedule import SCHEDULE_TABLES, ScheduleOptions, TimeGrid
 from . import schedule as _schedule
@@ -141,13 +141,8 @@ class Job(Record):
 
     @model_validator(mode="after")
     def _options_complete(self):
-        seen: set[str] = set()
+        check_gpu_options(self.gpu_options, self.gpus)
         for i, option in enumerate(self.gpu_options):
-            if option.gpu_type in seen:
-                raise ValueError(f"gpu_options[{i}]: GPU type '{option.gpu_type}' listed twice")
-            seen.add(option.gpu_type)
-            if option.gpus is None and self.gpus is None:
-                raise ValueError(f"gpu_options[{i}]: gpus missing (set it here or job.gpus)")
             if self.fractional and self.gpus_on(option.gpu_type) != 1:
                 raise ValueError(
                     f"gpu_options[{i}]: a job with gpu_share_milli {self.gpu_share_milli} needs exactly 1 GPU, "

@@ -11,7 +11,7 @@ import pyomo.environ as pyo
 
 from ...heuristics.assignment import GreedyOutcome, greedy
 from ...instance.placement import Placement
-from ...index.assignment import DEFAULT_MAX_PATTERNS, AssignmentIndex, build_index
+from ...index.assignment import AssignmentIndex, build_index
 from ...instance.schema import Instance
 from .. import InfeasibleInstance, build_model
 from ...request import SolveRequest

@@ -12,7 +12,7 @@ from ..claims import job_claims, kpi_claims, number, result_claims, term_claims
 from .facts import Facts, instance_facts
 from .rules import placement_violations
 from .value import SENSE, Evaluation, evaluate_rows, group_rows
-from ..violations import VerificationError, Violation
+from ..violations import Violation
 
 HEADER = {"format": "gpuplan-solution", "version": 1, "problem": "assignment"}
 SOLUTION_KEYS = (
