@@ -21,7 +21,6 @@ from pyomo.common.tee import TeeStream, capture_output
 from .errors import SolverUnavailableError
 
 VALUE_TOL = 1e-6        # relative: a solver objective farther than this from its solution's value is misreported
-IPM_THRESHOLD = 20_000  # per-node assignment columns above which the relaxation uses interior point
 _scheduler_threads: int | None = None  # threads HiGHS's process-wide scheduler was started with
 
 
@@ -149,7 +148,7 @@ class HighsSession:
         # descriptor it redirects at the original descriptor, so the echo cannot loop.
         return [self.log, sys.stdout] if self.options.log else [self.log]
 
-    def relaxation(self, time_limit: float | None) -> Relaxation:
+    def relaxation(self, time_limit: float | None, method: str = "choose") -> Relaxation:
         highs = self.solver._solver_model
         columns = highs.getNumCol()
         index = np.arange(columns, dtype=np.int32)
@@ -160,11 +159,8 @@ class HighsSession:
             if len(integrality):
                 highs.changeColsIntegrality(columns, index, np.zeros(columns, dtype=integrality.dtype))
             self._set_common_options(highs, time_limit)
-            # Per-node assignment LPs (many jobs x identical nodes) are highly degenerate: the
-            # interior-point method solves them an order of magnitude faster than simplex,
-            # while simplex wins on the pooled formulation.
-            per_node = len(self.model.NODE_PACK) if hasattr(self.model, "NODE_PACK") else 0
-            highs.setOptionValue("solver", "ipm" if per_node > IPM_THRESHOLD else "choose")
+            # The caller picks the LP method ("choose", "simplex", "ipm"): it knows its model.
+            highs.setOptionValue("solver", method)
             highs.run()
             highs.setOptionValue("solver", "choose")
         status = highs.getModelStatus()
