@@ -19,6 +19,23 @@ SENSES = ("min", "max")
 
 
 @dataclass(frozen=True)
+class Table:
+    """One of a problem's Result tables (``result.<name>``, ``<name>.csv``).
+
+    ``solution``: the columns solution.json keeps for the verifier (None: the table is derived
+    and saved as CSV only); ``optional``: solution columns left out of a row where null;
+    ``integer``: nullable integer columns; ``shown``: in the text repr (the HTML repr shows all,
+    the others folded)."""
+
+    name: str
+    columns: tuple[str, ...] = ()       # () = whatever columns the producer gives
+    solution: tuple[str, ...] | None = None
+    optional: tuple[str, ...] = ()
+    integer: tuple[str, ...] = ()
+    shown: bool = True
+
+
+@dataclass(frozen=True)
 class Problem:
     name: str
     summary: str
@@ -31,6 +48,10 @@ class Problem:
     doc: str                            # the math, models/<doc>
     default_objective: Callable[[Instance], str] = field(repr=False, default=lambda instance: "cost")
     blocks: tuple[str, ...] = ()        # model blocks in build order, "module:function"
+    tables: tuple[Table, ...] = ()      # the Result's tables, in display order
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
 
     def missing_sections(self, instance: Instance) -> list[str]:
         return [name for name in self.sections if not getattr(instance, name)]
@@ -97,6 +118,15 @@ register(Problem(
     verify="gpuplan.verify.assignment.check:check_solution",
     doc="assignment.md",
     default_objective=lambda instance: instance.options.objective,
+    tables=(
+        Table("placements", ("job", "node", "gpu_type", "gpus", "gpu_index", "pool", "pod", "site"),
+              solution=("job", "node", "gpu_type", "gpus", "gpu_index"), optional=("gpu_index",),
+              integer=("gpu_index",)),
+        Table("jobs", ("job", "tenant", "state", "reason", "gpus", "throughput", "cost"),
+              solution=("job", "tenant", "state", "reason", "gpus", "throughput", "cost")),
+        Table("tenants", shown=False),
+        Table("pools", shown=False),
+    ),
     blocks=("gpuplan.model.assignment.running:add_running", "gpuplan.model.assignment.spanning:add_spanning",
             "gpuplan.model.assignment.packing:add_packing", "gpuplan.model.assignment.jobs:add_jobs",
             "gpuplan.model.assignment.tenants:add_tenants"),

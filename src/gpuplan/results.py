@@ -30,16 +30,18 @@ SOLUTION_FILE = "solution.json"
 STATUSES = ("optimal", "feasible", "infeasible", "unbounded", "time_limit", "error")
 SOLVED = ("optimal", "feasible", "time_limit")
 NO_SOLUTION = ("infeasible", "unbounded", "error")
-TABLES = ("placements", "jobs", "pools", "tenants", "objective_terms")
-
-PLACEMENT_COLUMNS = ["job", "node", "gpu_type", "gpus", "gpu_index", "pool", "pod", "site"]
-SOLUTION_PLACEMENT_COLUMNS = ["job", "node", "gpu_type", "gpus", "gpu_index"]
-JOB_COLUMNS = ["job", "tenant", "state", "reason", "gpus", "throughput", "cost"]
 TERM_COLUMNS = ["term", "weight", "value", "contribution"]
+TERMS_FILE = "objective_terms.csv"
 
 
 @dataclass
 class Result:
+    """The shared head of every problem's result, and the problem's tables.
+
+    ``result.<table>`` is one of the problem's tables (the registry's ``Problem.tables``: for
+    assignment placements, jobs, tenants, pools; for schedule placements, jobs, services,
+    energy, nodes_on); a table not filled yet is empty with its columns."""
+
     instance_name: str
     problem: str
     method: str
@@ -52,23 +54,42 @@ class Result:
     solver_objective: float | None = None
     mip_gap: float | None = None   # the gap asked for: status "optimal" means gap <= mip_gap
     timings: dict[str, float] = field(default_factory=dict)
-    placements: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PLACEMENT_COLUMNS))
-    jobs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=JOB_COLUMNS))
-    pools: pd.DataFrame = field(default_factory=pd.DataFrame)
-    tenants: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     kpis: dict[str, float] = field(default_factory=dict)
     objective_terms: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TERM_COLUMNS))
     message: str = ""
     solver_log: str = field(default="", repr=False)
 
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        # Only called when normal lookup fails: a table of the problem, created empty on first use.
+        if name.startswith("__") or "tables" not in self.__dict__:
+            raise AttributeError(name)
+        spec = _table_spec(self.__dict__.get("problem"), name)
+        if spec is None:
+            raise AttributeError(f"a {self.__dict__.get('problem')!r} Result has no table {name!r}")
+        return self.tables.setdefault(name, _empty(spec))
+
+    def __setattr__(self, name: str, value) -> None:
+        if name not in self.__dataclass_fields__ and _table_spec(self.__dict__.get("problem"), name) is not None:
+            self.tables[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
     @property
     def has_solution(self) -> bool:
         return self.objective is not None
 
+    def table_specs(self):
+        return _problem_tables(self.problem)
+
+    def columns(self, table: str) -> list[str]:
+        """The columns the problem declares for ``table``."""
+        return list(_table_spec(self.problem, table).columns)
+
     # ------------------------------------------------------------ serialisation
 
     def to_solution_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "format": SOLUTION_FORMAT,
             "version": SOLUTION_VERSION,
             "instance": self.instance_name,
@@ -85,42 +106,51 @@ class Result:
             "timings": {k: round(float(v), 6) for k, v in self.timings.items()},
             "objective_terms": _records(self.objective_terms),
             "kpis": {k: _number(v) for k, v in self.kpis.items()},
-            "placements": _placement_records(self.placements),
-            "jobs": _records(self.jobs),
-            "message": self.message,
         }
+        for spec in self.table_specs():
+            if spec.solution is not None:
+                data[spec.name] = _solution_records(getattr(self, spec.name), spec)
+        data["message"] = self.message
+        return data
 
     def save(self, directory: str | Path) -> Path:
         """Write solution.json, one CSV per table and solver.log into ``directory``.
 
         Every file is written atomically; solution.json is written last, so its presence
         means the folder is complete. Saving over an earlier result removes it first
-        (solution.json first): a crash midway never leaves new tables beside an old solution,
-        and a failure to write (OutputError) removes what this call wrote."""
+        (solution.json first, then every file any problem's result writes): a crash midway
+        never leaves new tables beside an old solution, and a failure to write (OutputError)
+        removes what this call wrote."""
         with output_folder(directory) as folder:
-            for name in (SOLUTION_FILE, "solver.log", *(f"{table}.csv" for table in TABLES)):
+            for name in result_files():
                 folder.remove(name)  # solution.json first: an earlier result goes whole
-            for table in TABLES:
-                folder.write_text(f"{table}.csv", getattr(self, table).to_csv(index=False))
+            for spec in self.table_specs():
+                folder.write_text(f"{spec.name}.csv", getattr(self, spec.name).to_csv(index=False))
+            folder.write_text(TERMS_FILE, self.objective_terms.to_csv(index=False))
             folder.write_text("solver.log", self.solver_log)
             return folder.write_text(SOLUTION_FILE, json.dumps(self.to_solution_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "Result":
-        """Read a saved result (a solution.json file or the folder holding it)."""
+        """Read a saved result (a solution.json file or the folder holding it): the solution's
+        tables from solution.json, the derived ones from their CSV files."""
         path = Path(path)
         folder = path if path.is_dir() else path.parent
         data = read_solution(path)
-        tables = {name: _read_table(folder / f"{name}.csv") for name in ("pools", "tenants")}
+        tables = {}
+        for spec in _problem_tables(data["problem"]):
+            if spec.solution is not None:
+                frame = pd.DataFrame(data.get(spec.name) or [], columns=list(spec.solution))
+            else:
+                frame = _read_table(folder / f"{spec.name}.csv")
+            tables[spec.name] = frame.astype({c: "Int64" for c in spec.integer if c in frame.columns})
         log = folder / "solver.log"
         return cls(
             instance_name=data.get("instance", ""), problem=data["problem"], method=data["method"],
             objective_name=data["objective_name"], sense=data["sense"], status=data["status"],
             objective=data.get("objective"), bound=data.get("bound"), gap=data.get("gap"),
             solver_objective=data.get("solver_objective"), mip_gap=data.get("mip_gap"), timings=data.get("timings", {}),
-            placements=pd.DataFrame(data["placements"], columns=SOLUTION_PLACEMENT_COLUMNS).astype({"gpu_index": "Int64"}),
-            jobs=pd.DataFrame(data["jobs"], columns=JOB_COLUMNS),
-            pools=tables["pools"], tenants=tables["tenants"], kpis=data.get("kpis", {}),
+            tables=tables, kpis=data.get("kpis", {}),
             objective_terms=pd.DataFrame(data["objective_terms"], columns=TERM_COLUMNS),
             message=data.get("message", ""), solver_log=log.read_text(encoding="utf-8") if log.exists() else "",
         )
@@ -153,8 +183,8 @@ class Result:
 
     def __repr__(self) -> str:
         lines = ["gpuplan.Result"] + [f"{key:>19}: {value}" for key, value in self.summary_lines()]
-        for title, frame in self._display_tables():
-            if title in TEXT_TABLES:
+        for title, frame, shown in self._display_tables():
+            if shown:
                 lines += ["", _table_title(title, frame), _indent(_text_table(frame.head(DISPLAY_ROWS)))]
         return "\n".join(lines)
 
@@ -165,24 +195,23 @@ class Result:
             for k, v in self.summary_lines())
         parts = [f"<div class='gpuplan-result'><p><strong>gpuplan.Result</strong> "
                  f"{html.escape(self.instance_name)}</p><table>{rows}</table>"]
-        for title, frame in self._display_tables():
+        for title, frame, shown in self._display_tables():
             table = frame.head(DISPLAY_ROWS).to_html(index=False, na_rep="", float_format=_fmt_float, border=0)
             heading = html.escape(_table_title(title, frame))
             if title == "objective terms":
                 parts.append(f"<p><em>{heading}</em></p>{table}")
-            else:  # placements and jobs open, tenants and pools folded
-                opened = " open" if title in TEXT_TABLES else ""
+            else:  # the tables the text repr shows open, the others folded
+                opened = " open" if shown else ""
                 parts.append(f"<details{opened}><summary><em>{heading}</em></summary>{table}</details>")
         return "".join(parts) + "</div>"
 
-    def _display_tables(self) -> list[tuple[str, pd.DataFrame]]:
-        tables = [("objective terms", self.objective_terms), ("placements", self.placements), ("jobs", self.jobs),
-                  ("tenants", self.tenants), ("pools", self.pools)]
-        return [(title, frame) for title, frame in tables if len(frame)]
+    def _display_tables(self) -> list[tuple[str, pd.DataFrame, bool]]:
+        tables = [("objective terms", self.objective_terms, True)]
+        tables += [(spec.name.replace("_", " "), getattr(self, spec.name), spec.shown) for spec in self.table_specs()]
+        return [(title, frame, shown) for title, frame, shown in tables if len(frame)]
 
 
 DISPLAY_ROWS = 10  # rows of each table shown by the text and HTML reprs
-TEXT_TABLES = ("objective terms", "placements", "jobs")  # the HTML repr also shows tenants and pools
 STATUS_COLORS = {"optimal": "#1a7f37", "feasible": "#9a6700", "time_limit": "#9a6700"}
 
 
@@ -241,16 +270,38 @@ def _number(value):
     return value if math.isfinite(value) else None
 
 
-def _placement_records(frame: pd.DataFrame) -> list[dict]:
-    """Placement rows for solution.json; ``gpu_index`` only where a job shares a GPU."""
+def _solution_records(frame: pd.DataFrame, spec) -> list[dict]:
+    """A table's rows for solution.json: its solution columns, optional ones only where set."""
     if not len(frame):
         return []
-    columns = [c for c in SOLUTION_PLACEMENT_COLUMNS if c in frame.columns]
-    records = _records(frame[columns])
+    records = _records(frame[[c for c in spec.solution if c in frame.columns]])
     for record in records:
-        if record.get("gpu_index") is None:
-            record.pop("gpu_index", None)
+        for column in spec.optional:
+            if record.get(column) is None:
+                record.pop(column, None)
     return records
+
+
+def _problem_tables(problem: str | None) -> tuple:
+    from .problems import PROBLEMS  # the registry imports the schema; results is imported by it lazily
+
+    return PROBLEMS[problem].tables if problem in PROBLEMS else ()
+
+
+def _table_spec(problem: str | None, name: str):
+    return next((spec for spec in _problem_tables(problem) if spec.name == name), None)
+
+
+def _empty(spec) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(spec.columns)).astype({c: "Int64" for c in spec.integer})
+
+
+def result_files() -> list[str]:
+    """Every file a saved Result may hold, solution.json first (what a save over it removes)."""
+    from .problems import PROBLEMS
+
+    tables = dict.fromkeys(f"{spec.name}.csv" for problem in PROBLEMS.values() for spec in problem.tables)
+    return [SOLUTION_FILE, *tables, TERMS_FILE, "solver.log"]
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import OutputError
 from ..files import atomic_write_bytes, atomic_write_text
-from ..results import SOLUTION_FILE, SOLVED, TABLES
+from ..results import SOLUTION_FILE, SOLVED, result_files
 from ..results import STATUSES as RESULT_STATUSES
 from .inputs import Item
 from .worker import Outcome
@@ -33,7 +33,6 @@ STATUSES = (*RESULT_STATUSES, "invalid", "crashed")   # + a batch's own: bad inp
 HEAD_COLUMNS = ["instance", "path", "problem", "status"]
 NUMBER_COLUMNS = ["objective", "bound", "gap", "build_s", "handoff_s", "solve_s", "total_s"]
 BUILD_TIMINGS = ("index_s", "greedy_s", "build_s")  # everything before the hand-off to the solver
-RESULT_FILES = [f"{table}.csv" for table in TABLES] + ["solver.log"]
 
 
 # ---------------------------------------------------------------- summary rows
@@ -125,7 +124,7 @@ def write_folder(folder: Path, item: Item, outcome: Outcome, options: dict, row:
 
 def clear(folder: Path) -> None:
     """Remove a previous result (only the files a batch writes), batch.json first."""
-    for name in [BATCH_FILE, SOLUTION_FILE, *RESULT_FILES]:
+    for name in [BATCH_FILE, *result_files()]:
         try:
             (folder / name).unlink(missing_ok=True)
         except OSError as exc:

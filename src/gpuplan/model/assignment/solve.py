@@ -22,7 +22,7 @@ from ..terms import SENSE
 from .warm_start import apply_start
 from ...heuristics.assignment.reasons import unplaced_reasons
 from .rounding import lp_guide
-from ...results import JOB_COLUMNS, PLACEMENT_COLUMNS, TERM_COLUMNS, Result
+from ...results import TERM_COLUMNS, Result
 from ...solver import HighsSession, SolveOptions, relative_gap, solve_model
 from ...verify import evaluate
 from ...verify.assignment.check import judge_rows
@@ -354,13 +354,13 @@ def _fill_solution(result: Result, instance: Instance, idx: AssignmentIndex, row
     nodes = idx.nodes
     result.placements = pd.DataFrame(
         [(row.job, row.node, nodes[row.node].gpu_type, row.gpus, row.gpu_index, nodes[row.node].pool,
-          nodes[row.node].pod, nodes[row.node].site) for row in sorted(rows, key=_row_key)], columns=PLACEMENT_COLUMNS)
+          nodes[row.node].pod, nodes[row.node].site) for row in sorted(rows, key=_row_key)], columns=result.columns("placements"))
     result.placements["gpu_index"] = result.placements["gpu_index"].astype("Int64")
     not_running = [j for j, value in evaluation.jobs.items() if value.state in NOT_RUNNING]
     reasons = unplaced_reasons(idx, rows, not_running)
     result.jobs = pd.DataFrame(
         [(j, v.tenant, v.state, reasons.get(j), v.gpus, v.throughput, v.cost) for j, v in evaluation.jobs.items()],
-        columns=JOB_COLUMNS)
+        columns=result.columns("jobs"))
     result.pools = evaluation.pool_table()
     result.tenants = evaluation.tenant_table()
     result.kpis = dict(evaluation.kpis)
