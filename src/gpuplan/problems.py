@@ -33,6 +33,7 @@ class Table:
     optional: tuple[str, ...] = ()
     integer: tuple[str, ...] = ()
     shown: bool = True
+    decision: str | None = None         # a column null in derived-only rows, which solution.json leaves out
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Problem:
     solve: str                          # "module:function"(instance, request) -> Result
     build: str                          # "module:function"(instance, objective) -> BuiltModel
     verify: str                         # "module:function"(instance, solution dict, tol) -> [Violation]
+    weights: str                        # "module:function"(BuiltModel) -> {term: weight} of its objective
     doc: str                            # the math, models/<doc>
     default_objective: Callable[[Instance], str] = field(repr=False, default=lambda instance: "cost")
     blocks: tuple[str, ...] = ()        # model blocks in build order, "module:function"
@@ -116,6 +118,7 @@ register(Problem(
     solve="gpuplan.model.assignment.solve:solve_assignment",
     build="gpuplan.model.assignment.solve:build_assignment",
     verify="gpuplan.verify.assignment.check:check_solution",
+    weights="gpuplan.model.assignment.solve:assignment_weights",
     doc="assignment.md",
     default_objective=lambda instance: instance.options.objective,
     tables=(
@@ -130,4 +133,31 @@ register(Problem(
     blocks=("gpuplan.model.assignment.running:add_running", "gpuplan.model.assignment.spanning:add_spanning",
             "gpuplan.model.assignment.packing:add_packing", "gpuplan.model.assignment.jobs:add_jobs",
             "gpuplan.model.assignment.tenants:add_tenants"),
+))
+
+
+register(Problem(
+    name="schedule",
+    summary="when and where over the next day or week: jobs, services, energy, carbon",
+    objectives={"cost": "min", "carbon": "min", "value": "max"},
+    methods=("milp",),
+    sections=("time", "capacity"),
+    solve="gpuplan.model.schedule.solve:solve_schedule",
+    build="gpuplan.model.schedule.solve:build_schedule",
+    verify="gpuplan.verify.schedule.check:check_solution",
+    weights="gpuplan.model.schedule.solve:schedule_weights",
+    doc="schedule.md",
+    tables=(
+        Table("placements", ("job", "site", "gpu_type", "period", "gpus", "power_mode"),
+              solution=("job", "site", "gpu_type", "period", "gpus", "power_mode")),
+        Table("services", ("service", "site", "gpu_type", "period", "demand", "served", "unmet", "gpus"),
+              solution=("service", "site", "gpu_type", "period", "gpus"), decision="site"),
+        Table("nodes_on", ("site", "gpu_type", "period", "nodes"), solution=("site", "gpu_type", "period", "nodes"),
+              shown=False),
+        Table("jobs", ("job", "state", "site", "start", "finish", "tardiness_h", "gpu_hours", "resumes", "migrations")),
+        Table("energy", ("site", "period", "it_kw", "pue", "facility_kw", "grid_limit_kw", "price_per_kwh",
+                         "energy_cost", "carbon_kg"), shown=False),
+    ),
+    blocks=("gpuplan.model.schedule.jobs:add_jobs", "gpuplan.model.schedule.services:add_services",
+            "gpuplan.model.schedule.nodes:add_nodes", "gpuplan.model.energy:add_energy"),
 ))

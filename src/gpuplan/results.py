@@ -272,6 +272,8 @@ def _number(value):
 
 def _solution_records(frame: pd.DataFrame, spec) -> list[dict]:
     """A table's rows for solution.json: its solution columns, optional ones only where set."""
+    if spec.decision is not None and spec.decision in frame.columns:
+        frame = frame[frame[spec.decision].notna()]
     if not len(frame):
         return []
     records = _records(frame[[c for c in spec.solution if c in frame.columns]])

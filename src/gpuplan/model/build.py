@@ -76,5 +76,5 @@ def build_model(index, objective: str | None = None, problem: str = "assignment"
                        entry.sense(objective))
     for block in entry.blocks:
         load_function(block)(built)
-    add_objective(built)
+    add_objective(built, entry.layer("weights")(built))
     return built

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from .terms import objective_weights
 
-
-def add_objective(built) -> None:
-    weights = objective_weights(built.objective, built.index.usable_gpus)
+def add_objective(built, weights: dict[str, float]) -> None:
+    """``weights``: term name -> weight, from the problem's weights layer (registry)."""
     for name, weight in weights.items():
         if name not in built.terms:
             built.add_term(name, 0)

@@ -18,7 +18,7 @@ from ...request import SolveRequest
 from .bounds import trivial_bound
 from .disaggregate import solution_rows
 from .neighborhoods import ShareRepair, node_neighborhoods
-from ..terms import SENSE
+from ..terms import SENSE, objective_weights
 from .warm_start import apply_start
 from ...heuristics.assignment.reasons import unplaced_reasons
 from .rounding import lp_guide
@@ -69,6 +69,11 @@ class SolveContext:
     @property
     def started(self) -> float:
         return self.request.started
+
+
+def assignment_weights(built) -> dict[str, float]:
+    """The weights of the built objective's terms (models/assignment.md, Objectives)."""
+    return objective_weights(built.objective, built.index.usable_gpus)
 
 
 def build_assignment(instance: Instance, objective: str | None = None):

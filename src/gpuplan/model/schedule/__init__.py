@@ -1,0 +1,1 @@
+"""The schedule problem: its blocks (jobs, services, nodes) and its solve strategy."""

@@ -1,0 +1,213 @@
+"""The training jobs' block (models/schedule.md, "Jobs"): when, where and in which power mode
+each job runs, its completion, tardiness, restarts and migrations.
+
+A preemptible job has a binary ``run`` per (job, option, period) and a monotone ``done`` per
+period. A non-preemptible job keeps one option through one contiguous run, so it is written
+with cumulative start binaries ``started[j, o, t]`` ("started on option o by period t"): it
+runs in period t exactly when ``started[t] - started[t - p]`` is 1 (p = its duration on o).
+That keeps two nonzeros per job and option in each capacity row, where one start binary per
+period would put p of them there (the plain time-indexed model of the weighted-tardiness
+literature, whose LP HiGHS could not even bound on 40-job instances).
+
+The block leaves ``built.job_use``: (site, GPU type, period) -> [(gpus, gpu_kw, expression)],
+the run expressions that the nodes block charges to capacity and IT power.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import pyomo.environ as pyo
+
+from ...index.schedule import JobPlan
+from ..build import InfeasibleInstance
+
+
+def add_jobs(built) -> None:
+    idx, m = built.index, built.model
+    preemptible = [job for job in idx.jobs if job.preemptible]
+    contiguous = [job for job in idx.jobs if not job.preemptible]
+    for job in idx.jobs:
+        if job.required and not _can_finish(job):
+            raise InfeasibleInstance(f"required job '{job.id}' cannot finish in its window on any option")
+    use: dict[tuple[str, str, int], list] = defaultdict(list)
+    built.job_use = use
+    finished = {}
+    _add_preemptible(built, preemptible, use, finished)
+    _add_contiguous(built, contiguous, use, finished)
+    m.required_jobs = pyo.Set(initialize=[job.id for job in idx.jobs if job.required], doc="jobs that must finish")
+    m.job_required = pyo.Constraint(m.required_jobs, rule=lambda m, j: finished[j] == 1,
+                                    doc="a required job finishes")
+    built.add_term("job_value", sum(job.value * finished[job.id] for job in idx.jobs if job.value))
+    built.job_finished = finished
+
+
+def _can_finish(job: JobPlan) -> bool:
+    if not job.options or not job.periods:
+        return False
+    best = max(option.work for option in job.options)
+    return best * len(job.periods) >= job.work - 1e-9
+
+
+# ------------------------------------------------------------------ preemptible jobs
+
+
+def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
+    m, h = built.model, built.index.hours
+    plans = {job.id: job for job in jobs}
+    run_keys = [(j.id, o, t) for j in jobs for o in range(len(j.options)) for t in j.periods]
+    period_keys = [(j.id, t) for j in jobs for t in j.periods]
+    m.run_keys = pyo.Set(initialize=run_keys, dimen=3, doc="(preemptible job, option, allowed period)")
+    m.job_periods = pyo.Set(initialize=period_keys, dimen=2, doc="(preemptible job, allowed period)")
+    m.run = pyo.Var(m.run_keys, within=pyo.Binary, doc="the job runs on the option in the period")
+    m.done = pyo.Var(m.job_periods, within=pyo.Binary, doc="the job has finished by the end of the period")
+    m.progress = pyo.Var(m.job_periods, within=pyo.NonNegativeReals, doc="reference GPU-hours done by the period's end")
+
+    by_period = defaultdict(list)
+    for j, o, t in run_keys:
+        by_period[j, t].append(o)
+        option = plans[j].options[o]
+        use[option.site, option.gpu_type, t].append((option.gpus, option.gpu_kw, m.run[j, o, t]))
+
+    def on(j, t):
+        return sum(m.run[j, o, t] for o in by_period[j, t])
+
+    previous = {(j.id, t): (j.id, j.periods[i - 1]) if i else None for j in jobs for i, t in enumerate(j.periods)}
+    m.run_until_done = pyo.Constraint(
+        m.job_periods, doc="one option per period, and none once finished",
+        rule=lambda m, j, t: on(j, t) + (m.done[previous[j, t]] if previous[j, t] else 0) <= 1)
+    m.later_periods = pyo.Set(initialize=[key for key in period_keys if previous[key]], dimen=2,
+                              doc="(preemptible job, allowed period after its first)")
+    m.done_stays = pyo.Constraint(
+        m.later_periods, doc="a finished job stays finished",
+        rule=lambda m, j, t: m.done[j, t] >= m.done[previous[j, t]])
+    m.progress_def = pyo.Constraint(
+        m.job_periods, doc="work done so far",
+        rule=lambda m, j, t: m.progress[j, t] == (m.progress[previous[j, t]] if previous[j, t] else 0)
+        + sum(plans[j].options[o].work * m.run[j, o, t] for o in by_period[j, t]))
+
+    resumed = [j for j in jobs if j.overhead > 0 or j.restart_cost > 0]
+    m.resumed_jobs = pyo.Set(initialize=[j.id for j in resumed], doc="jobs whose resumes cost work or money")
+    m.start_keys = pyo.Set(initialize=[k for k in period_keys if k[0] in set(m.resumed_jobs)], dimen=2,
+                           doc="(job with costly resumes, allowed period)")
+    m.start = pyo.Var(m.start_keys, within=pyo.NonNegativeReals, doc="the job starts or resumes in the period")
+    m.resumes = pyo.Var(m.resumed_jobs, within=pyo.NonNegativeReals, doc="resumes after a pause")
+    m.start_def = pyo.Constraint(
+        m.start_keys, doc="a start wherever the job runs and did not run the period before",
+        rule=lambda m, j, t: m.start[j, t] >= on(j, t) - (on(*previous[j, t]) if previous[j, t] else 0))
+    m.resumes_def = pyo.Constraint(
+        m.resumed_jobs, doc="every start but the first is a resume",
+        rule=lambda m, j: m.resumes[j] >= sum(m.start[j, t] for t in plans[j].periods) - 1)
+
+    def work_done(m, j, t):
+        job = plans[j]
+        needed = job.work * m.done[j, t]
+        if job.overhead > 0:   # overhead counts only once done: big-M over the most resumes possible
+            most = math.ceil(len(job.periods) / 2)
+            needed = needed + job.overhead * (m.resumes[j] - most * (1 - m.done[j, t]))
+        return m.progress[j, t] >= needed
+    m.work_done = pyo.Constraint(m.job_periods, rule=work_done, doc="finished only once the work (and overhead) is done")
+
+    _add_sites(built, jobs, by_period)
+    for job in jobs:
+        last = job.periods[-1] if job.periods else None
+        finished[job.id] = m.done[job.id, last] if last is not None else 0
+    built.add_term("tardiness_cost", sum(
+        job.finish_cost[t] * (m.done[job.id, t] - (m.done[previous[job.id, t]] if previous[job.id, t] else 0))
+        for job in jobs for t in job.periods if job.finish_cost[t]))
+    built.add_term("restart_cost", sum(job.restart_cost * m.resumes[job.id] for job in resumed if job.restart_cost))
+
+
+def _add_sites(built, jobs: list[JobPlan], by_period) -> None:
+    """A non-migratable job picks one site; a migratable one pays each change of site."""
+    m = built.model
+    plans = {job.id: job for job in jobs}
+
+    def at(j, s, t):
+        return sum(m.run[j, o, t] for o in by_period[j, t] if plans[j].options[o].site == s)
+
+    fixed = [(j.id, s) for j in jobs if not j.migratable and len(j.sites) > 1 for s in j.sites]
+    m.site_choices = pyo.Set(initialize=fixed, dimen=2, doc="(non-migratable job, allowed site)")
+    m.site = pyo.Var(m.site_choices, within=pyo.Binary, doc="the site a non-migratable job runs at")
+    m.site_jobs = pyo.Set(initialize=sorted({j for j, _ in fixed}), doc="non-migratable jobs with several sites")
+    m.one_site = pyo.Constraint(
+        m.site_jobs, doc="a non-migratable job runs at one site",
+        rule=lambda m, j: sum(m.site[j, s] for s in plans[j].sites) <= 1)
+    m.site_periods = pyo.Set(initialize=[(j, s, t) for j, s in fixed for t in plans[j].periods], dimen=3,
+                             doc="(non-migratable job, allowed site, allowed period)")
+    m.at_its_site = pyo.Constraint(
+        m.site_periods, doc="it runs only at that site",
+        rule=lambda m, j, s, t: at(j, s, t) <= m.site[j, s])
+
+    moving = [j for j in jobs if j.migratable and j.migration_cost > 0 and len(j.sites) > 1]
+    m.location_keys = pyo.Set(initialize=[(j.id, s, t) for j in moving for s in j.sites for t in j.periods],
+                              dimen=3, doc="(migratable job, site, period)")
+    m.location = pyo.Var(m.location_keys, within=pyo.Binary, doc="the site a migratable job is at (kept across pauses)")
+    m.move_keys = pyo.Set(initialize=[(j.id, t) for j in moving for t in j.periods[1:]], dimen=2,
+                          doc="(migratable job, period after its first)")
+    m.moved = pyo.Var(m.move_keys, within=pyo.NonNegativeReals, doc="the job changed site since the period before")
+    m.location_periods = pyo.Set(initialize=[(j.id, t) for j in moving for t in j.periods], dimen=2,
+                                 doc="(migratable job, allowed period)")
+    m.one_location = pyo.Constraint(
+        m.location_periods, doc="a migratable job is at one site",
+        rule=lambda m, j, t: sum(m.location[j, s, t] for s in plans[j].sites) == 1)
+    m.runs_at_location = pyo.Constraint(
+        m.location_keys, doc="it runs where it is", rule=lambda m, j, s, t: at(j, s, t) <= m.location[j, s, t])
+    before = {(j.id, t): j.periods[i] for j in moving for i, t in enumerate(j.periods[1:])}
+    m.move_site_keys = pyo.Set(initialize=[(j.id, s, t) for j in moving for s in j.sites for t in j.periods[1:]],
+                               dimen=3, doc="(migratable job, site, period after its first)")
+    m.move_def = pyo.Constraint(
+        m.move_site_keys, doc="a change of site is a move",
+        rule=lambda m, j, s, t: m.moved[j, t] >= m.location[j, s, t] - m.location[j, s, before[j, t]])
+    built.add_term("migration_cost", sum(plans[j].migration_cost * m.moved[j, t] for j, t in m.move_keys))
+
+
+# ------------------------------------------------------------------ non-preemptible jobs
+
+
+def _add_contiguous(built, jobs: list[JobPlan], use, finished) -> None:
+    m = built.model
+    starts = {}   # (job, option) -> allowed start periods, ascending
+    for job in jobs:
+        window = set(job.periods)
+        for o, option in enumerate(job.options):
+            p = job.duration(option)
+            starts[job.id, o] = [t for t in job.periods if all(t + i in window for i in range(p))]
+    plans = {job.id: job for job in jobs}
+    keys = [(j, o, t) for (j, o), ts in starts.items() for t in ts]
+    m.start_by_keys = pyo.Set(initialize=keys, dimen=3, doc="(non-preemptible job, option, allowed start period)")
+    m.started = pyo.Var(m.start_by_keys, within=pyo.Binary, doc="the job has started on the option by the period")
+    chained = [(j, o, ts[i]) for (j, o), ts in starts.items() for i in range(1, len(ts))]
+    m.started_chain = pyo.Set(initialize=chained, dimen=3, doc="(job, option, start period after its first)")
+    m.started_stays = pyo.Constraint(m.started_chain, doc="once started, started",
+                                     rule=lambda m, j, o, t: m.started[j, o, t] >= m.started[j, o, t - 1])
+    m.contiguous_jobs = pyo.Set(initialize=[job.id for job in jobs], doc="non-preemptible jobs")
+    m.one_start = pyo.Constraint(
+        m.contiguous_jobs, doc="a non-preemptible job starts at most once, on one option",
+        rule=lambda m, j: sum(m.started[j, o, starts[j, o][-1]] for o in range(len(plans[j].options))
+                              if starts[j, o]) <= 1)
+
+    tardiness = 0
+    for job in jobs:
+        ended = 0
+        for o, option in enumerate(job.options):
+            ts = starts[job.id, o]
+            if not ts:
+                continue
+            p, first, last = job.duration(option), ts[0], ts[-1]
+
+            def started(t, j=job.id, o=o):
+                return m.started[j, o, min(t, last)] if t >= first else 0
+            for t in range(first, last + p):
+                use[option.site, option.gpu_type, t].append(
+                    (option.gpus, option.gpu_kw, started(t) - started(t - p)))
+            ended = ended + m.started[job.id, o, last]
+            # started[t] - started[t-1] = "starts in t", ending at the end of t + p - 1
+            for t in ts:
+                cost = job.finish_cost.get(t + p - 1, 0.0) - (job.finish_cost.get(t + p, 0.0) if t < last else 0.0)
+                if cost:
+                    tardiness = tardiness + cost * m.started[job.id, o, t]
+        finished[job.id] = ended
+    built.contiguous_starts = starts
+    built.add_term("tardiness_cost", tardiness)

@@ -1,0 +1,168 @@
+"""The schedule's solve strategy: index -> model (jobs, services, nodes, energy) -> HiGHS ->
+decision rows -> the verifier's evaluation -> Result (its claims checked before it is returned)."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from ...index.schedule import ScheduleIndex, build_schedule_index
+from ...instance.schema import Instance
+from ...request import SolveRequest
+from ...results import TERM_COLUMNS, Result
+from ...solver import relative_gap, solve_model
+from ...verify.claims import result_claims
+from .. import InfeasibleInstance, build_model
+
+CLAIM_TOL = 1e-6
+COST_TERMS = ("energy_cost", "demand_charge", "carbon_cost", "tardiness_cost", "unmet_service_cost",
+              "restart_cost", "migration_cost", "wake_cost")
+# models/schedule.md, Objectives: term -> weight
+WEIGHTS = {
+    "cost": {**{term: 1.0 for term in COST_TERMS}, "job_value": -1.0, "carbon_kg": 0.0},
+    "carbon": {"carbon_kg": 1e-3},
+    "value": {"job_value": 1.0},
+}
+
+
+def schedule_weights(built) -> dict[str, float]:
+    return dict(WEIGHTS[built.objective])
+
+
+def build_schedule(instance: Instance, objective: str | None = None):
+    """The schedule model of ``instance`` alone (index and blocks, no solve)."""
+    return build_model(build_schedule_index(instance), objective, "schedule")
+
+
+def solve_schedule(instance: Instance, request: SolveRequest) -> Result:
+    from ...verify.schedule.facts import schedule_facts
+
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+    idx = build_schedule_index(instance)
+    facts = schedule_facts(instance)
+    timings["index_s"] = time.perf_counter() - tick
+    head = dict(instance_name=instance.name or "", problem=request.problem, method=request.method,
+                objective_name=request.objective, sense=_sense(request), mip_gap=request.options.mip_gap)
+    tick = time.perf_counter()
+    try:
+        built = build_model(idx, request.objective, request.problem)
+    except InfeasibleInstance as impossible:
+        return _finish(Result(status="infeasible", message=str(impossible), **head), timings, request)
+    timings["build_s"] = time.perf_counter() - tick
+    outcome = solve_model(built.model, request.options)
+    timings["handoff_s"], timings["solve_s"] = outcome.handoff_s, outcome.solve_s
+    result = Result(status=outcome.status, bound=outcome.bound, solver_objective=outcome.objective,
+                    message=outcome.message, solver_log=outcome.log, **head)
+    if not outcome.has_solution:
+        return _finish(result, timings, request)
+    tick = time.perf_counter()
+    placements, services, nodes_on = decision_rows(built)
+    timings["extract_s"] = time.perf_counter() - tick
+    _fill(result, facts, placements, services, nodes_on)
+    if result.status == "optimal" and not _proved(result.objective, result.bound, request.options.mip_gap):
+        result.status = "feasible"
+        result.message = "; ".join(filter(None, [result.message, f"not proved optimal: the plan's value "
+                                                 f"{result.objective:.9g} is {result.gap:.3g} from the bound"]))
+    return _finish(result, timings, request, facts=facts)
+
+
+def _sense(request: SolveRequest) -> str:
+    from ...problems import get
+
+    return get(request.problem).sense(request.objective)
+
+
+def _proved(value, bound, mip_gap) -> bool:
+    gap = relative_gap(value, bound)
+    return gap is not None and gap <= mip_gap
+
+
+def _fill(result: Result, facts, placements, services, nodes_on) -> None:
+    from ...verify.schedule.value import evaluate
+
+    ev = evaluate(facts, placements, services, nodes_on)
+    weights = ev.weights(result.objective_name)
+    result.placements, result.nodes_on = placements, nodes_on
+    result.jobs, result.services, result.energy = ev.jobs, ev.services, ev.energy
+    result.kpis = dict(ev.kpis)
+    result.objective_terms = pd.DataFrame(
+        [(name, weights.get(name, 0.0), value, weights.get(name, 0.0) * value + 0.0) for name, value in ev.terms.items()],
+        columns=TERM_COLUMNS)
+    result.objective = ev.objective_value(result.objective_name)
+    result.gap = relative_gap(result.objective, result.bound)
+    result._evaluation = ev
+
+
+def _finish(result: Result, timings, request: SolveRequest, facts=None) -> Result:
+    """The Result with its claims checked; a claim it cannot back makes it an error (a bug)."""
+    ev = result.__dict__.pop("_evaluation", None)
+    if ev is not None:
+        broken = result_claims(result.to_solution_dict(), ev.valued(result.objective_name), CLAIM_TOL)
+        if broken:
+            result = Result(instance_name=result.instance_name, problem=result.problem, method=result.method,
+                            objective_name=result.objective_name, sense=result.sense, status="error",
+                            mip_gap=result.mip_gap, solver_log=result.solver_log,
+                            message=f"the result fails its own check ({broken[0]}); {result.message}")
+    timings["total_s"] = time.perf_counter() - request.started
+    result.timings = timings
+    return result
+
+
+# ------------------------------------------------------------------ decisions
+
+
+def decision_rows(built) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The solution as the contract's decision tables: placements (trimmed after each job
+    finishes: the model may leave idle runs in when they cost nothing), services, nodes_on."""
+    idx: ScheduleIndex = built.index
+    m = built.model
+    rows = []
+    plans = {job.id: job for job in idx.jobs}
+    for j, o, t in m.run_keys:
+        if pyo.value(m.run[j, o, t]) > 0.5:
+            rows.append(_row(plans[j], o, t))
+    for (j, o), starts in built.contiguous_starts.items():
+        job = plans[j]
+        previous = 0.0
+        for t in starts:
+            now = pyo.value(m.started[j, o, t])
+            if now - previous > 0.5:
+                rows += [_row(job, o, t + i) for i in range(job.duration(job.options[o]))]
+            previous = now
+    rows = _until_finished(plans, sorted(rows, key=lambda r: (r[0], r[3])))
+    placements = pd.DataFrame(rows, columns=["job", "site", "gpu_type", "period", "gpus", "power_mode"])
+    options = {v.id: v.options for v in idx.services}
+    services = pd.DataFrame(
+        [(v, options[v][o].site, options[v][o].gpu_type, t, round(pyo.value(m.serving[v, o, t])))
+         for v, o, t in m.serve_keys if pyo.value(m.serving[v, o, t]) > 0.5],
+        columns=["service", "site", "gpu_type", "period", "gpus"])
+    nodes_on = pd.DataFrame(
+        [(s, g, t, round(pyo.value(m.nodes_on[s, g, t]))) for s, g, t in m.capacity_keys],
+        columns=["site", "gpu_type", "period", "nodes"])
+    return placements, services, nodes_on
+
+
+def _row(job, o, t):
+    option = job.options[o]
+    return (job.id, option.site, option.gpu_type, t, option.gpus, option.mode)
+
+
+def _until_finished(plans, rows):
+    """Drop each job's rows after the period in which its work (with resume overheads) is done."""
+    kept, done, work, resumes, last = [], set(), {}, {}, {}
+    for row in rows:
+        job = plans[row[0]]
+        if job.id in done:
+            continue
+        if job.id in last and row[3] != last[job.id] + 1:
+            resumes[job.id] = resumes.get(job.id, 0) + 1
+        last[job.id] = row[3]
+        option = next(o for o in job.options if (o.site, o.gpu_type, o.mode) == (row[1], row[2], row[5]))
+        work[job.id] = work.get(job.id, 0.0) + option.work
+        kept.append(row)
+        if work[job.id] >= job.work + job.overhead * resumes.get(job.id, 0) - 1e-6:
+            done.add(job.id)
+    return kept
