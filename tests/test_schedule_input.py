@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import gpuplan as gp
 from gpuplan.cli import app
 from gpuplan.instance.io import _column_kinds
-from gpuplan.instance.schedule import SCHEDULE_TABLES
+from gpuplan.instance.schedule import SCHEDULE_TABLES, TimeGrid, TrainingJob
+from gpuplan.instance.schedule_checks import _window
 
 PERIODS = 4
 SENTINEL = 0.123456   # a value no other field of base() holds, replaced in the YAML text
@@ -293,3 +296,36 @@ def test_solve_of_bad_schedule_input_writes_nothing(tmp_path):
     assert "site_series[2].price_per_kwh: Input should be a finite number" in result.output
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]
+
+
+# ---------------------------------------------------------------- long grids, window arithmetic
+
+
+def test_a_long_grid_is_checked_without_walking_its_periods(tmp_path):
+    data = base()
+    data["time"]["periods"] = 10**9
+    data["site_series"] = [data["site_series"][0]]
+    data["training_jobs"][0].update(deadline_h=None, work_gpu_hours=1e9)   # fits in 1e9 hours at 16 GPU-hours an hour
+    assert ("site_series[0].period: series of unequal length: site 'a' has rows for 1 of the 1000000000 periods "
+            "(missing periods 1, 2, 3, 4, 5, ...)") in error_of(data, tmp_path)
+    data.pop("site_series")
+    data.pop("pue_curve")
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(data))
+    assert gp.load(path).time.periods == 10**9
+
+
+@settings(max_examples=300, deadline=None)
+@given(period_hours=st.sampled_from([1.0, 0.25, 0.1, 0.3, 3.0]), periods=st.integers(1, 40),
+       release_steps=st.integers(0, 50), deadline_steps=st.none() | st.integers(1, 60),
+       nudge=st.sampled_from([0.0, 1e-10, -1e-10, 1e-6, -1e-6]))
+def test_a_jobs_window_is_the_contracts(period_hours, periods, release_steps, deadline_steps, nudge):
+    """Allowed periods: t * h >= release_h - 1e-9 and (t + 1) * h <= deadline_h + 1e-9."""
+    release = max(0.0, release_steps * period_hours + nudge)
+    deadline = None if deadline_steps is None else deadline_steps * period_hours + abs(nudge) + release
+    job = TrainingJob(id="j", gpus=1, gpu_options=[{"gpu_type": "H"}], work_gpu_hours=1.0, release_h=release,
+                      deadline_h=deadline)
+    grid = TimeGrid(periods=periods, period_hours=period_hours)
+    expected = [t for t in range(periods) if t * period_hours >= release - 1e-9
+                and (deadline is None or (t + 1) * period_hours <= deadline + 1e-9)]
+    assert list(_window(job, grid)) == expected

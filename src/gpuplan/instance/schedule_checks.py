@@ -11,10 +11,11 @@ every plan infeasible, so it is rejected here with the numbers that show why.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
+from itertools import islice
 from typing import Iterator
-
-import numpy as np
 
 from .schema import Instance
 
@@ -132,12 +133,13 @@ def _series_cover_every_period(instance: Instance) -> Iterator[Problem]:
     periods = instance.time.periods
     series = instance.site_series
     for site, rows in _rows_by_site(instance).items():
-        missing = sorted(set(range(periods)) - {series[i].period for i in rows})
-        if missing:
-            shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        have = {series[i].period for i in rows if series[i].period < periods}
+        if len(have) < periods:
+            missing = list(islice((t for t in range(periods) if t not in have), 5))  # never walks a long grid
+            listed = ", ".join(map(str, missing)) + (", ..." if periods - len(have) > len(missing) else "")
             yield ("site_series", rows[0], "period"), (
-                f"series of unequal length: site '{site}' has rows for {periods - len(missing)} of the "
-                f"{periods} periods (missing periods {shown}); give a row for every period")
+                f"series of unequal length: site '{site}' has rows for {len(have)} of the {periods} periods "
+                f"(missing periods {listed}); give a row for every period")
             continue
         for column in FULL_SERIES:
             given = [i for i in rows if getattr(series[i], column) is not None]
@@ -198,25 +200,26 @@ def _node_size_per_site_and_type(instance: Instance) -> Iterator[Problem]:
         first.setdefault(key, i)
 
 
-def _capacity_gpus(instance: Instance) -> dict[tuple[str, str], np.ndarray]:
-    """GPUs per (site, GPU type) and period: the period's own row, else the row for every period."""
-    periods = instance.time.periods
-    gpus: dict[tuple[str, str], np.ndarray] = {}
-    for row in sorted(instance.capacity, key=lambda r: r.period is not None):  # own rows last: they win
-        key = (row.site, row.gpu_type)
-        values = gpus.setdefault(key, np.zeros(periods))
-        if row.period is None:
-            values[:] = row.nodes * row.gpus_per_node
-        elif row.period < periods:
-            values[row.period] = row.nodes * row.gpus_per_node
-    return gpus
+class _Capacity:
+    """GPUs per (site, GPU type) and period, kept as rows rather than one value per period (a
+    grid may be long): the period's own row, else the row for every period, else 0."""
 
+    def __init__(self, instance: Instance):
+        self.default: dict[tuple[str, str], int] = {}
+        self.own: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+        for row in instance.capacity:
+            gpus = row.nodes * row.gpus_per_node
+            if row.period is None:
+                self.default[(row.site, row.gpu_type)] = gpus
+            else:
+                self.own[(row.site, row.gpu_type)][row.period] = gpus
+        self.own_periods = sorted({t for periods in self.own.values() for t in periods})
 
-def _largest_site(capacity: dict, sites: list[str], gpu_type: str, periods: int) -> np.ndarray:
-    """Per period, the GPUs of ``gpu_type`` at the allowed site that has the most."""
-    if not sites:
-        return np.zeros(periods)
-    return np.max([capacity.get((s, gpu_type), np.zeros(periods)) for s in sites], axis=0)
+    def gpus(self, site: str, gpu_type: str, period: int | None) -> int:
+        """``period`` None: any period that no capacity row names."""
+        key = (site, gpu_type)
+        own = self.own.get(key, {})
+        return own[period] if period in own else self.default.get(key, 0)
 
 
 def _allowed_sites(instance: Instance, record) -> list[str]:
@@ -236,33 +239,50 @@ def _options_with_capacity(instance: Instance) -> Iterator[Problem]:
                     f"'{record.id}' can never run")
 
 
+def _window(job, grid) -> range:
+    """The job's allowed periods: t * h >= release_h and (t + 1) * h <= deadline_h (1e-9 slack),
+    found by arithmetic, then corrected by one where the float division rounds the other way."""
+    h, slack = grid.period_hours, 1e-9
+    first = min(grid.periods, max(0, math.ceil((job.release_h - slack) / h)))
+    if first > 0 and (first - 1) * h >= job.release_h - slack:
+        first -= 1
+    elif first < grid.periods and first * h < job.release_h - slack:
+        first += 1
+    last = grid.periods - 1
+    if job.deadline_h is not None:
+        last = min(last, math.floor((job.deadline_h + slack) / h) - 1)
+        if last + 1 < grid.periods and (last + 2) * h <= job.deadline_h + slack:
+            last += 1
+        elif last >= 0 and (last + 1) * h > job.deadline_h + slack:
+            last -= 1
+    return range(first, last + 1)
+
+
+def _best_rate(job, sites: list[str], capacity: _Capacity, period: int | None) -> float:
+    """GPU-hours of work per hour of the job's fastest option whose gang fits an allowed site."""
+    return max((job.gpus_on(o.gpu_type) * o.throughput for o in job.gpu_options
+                if any(capacity.gpus(s, o.gpu_type, period) >= job.gpus_on(o.gpu_type) for s in sites)),
+               default=0.0)
+
+
 def _required_work_fits(instance: Instance) -> Iterator[Problem]:
     """A required job can do its work alone: per allowed period, its fastest option whose gang
     fits the capacity of an allowed site, at full power. This bound ignores other jobs,
     contiguity and migration, so it never rejects a feasible instance."""
     grid = instance.time
-    hours = grid.period_hours
-    capacity = _capacity_gpus(instance)
-    largest: dict[tuple, np.ndarray] = {}   # (allowed sites, GPU type) -> GPUs per period
-    starts = np.arange(grid.periods) * hours
+    capacity = _Capacity(instance)
     for i, job in enumerate(instance.training_jobs):
         if not job.required:
             continue
         sites = _allowed_sites(instance, job)
-        window = starts >= job.release_h - 1e-9
-        if job.deadline_h is not None:
-            window &= starts + hours <= job.deadline_h + 1e-9
-        best = np.zeros(grid.periods)
-        for option in job.gpu_options:
-            key = (tuple(sites), option.gpu_type)
-            if key not in largest:
-                largest[key] = _largest_site(capacity, sites, option.gpu_type, grid.periods)
-            gang = job.gpus_on(option.gpu_type)
-            best = np.maximum(best, np.where(largest[key] >= gang, gang * option.throughput, 0.0))
-        most = float(best[window].sum() * hours)
+        window = _window(job, grid)
+        own = capacity.own_periods[bisect_left(capacity.own_periods, window.start):
+                                   bisect_right(capacity.own_periods, window.stop - 1)]
+        most = grid.period_hours * ((len(window) - len(own)) * _best_rate(job, sites, capacity, None)
+                                    + sum(_best_rate(job, sites, capacity, t) for t in own))
         if most < job.work_gpu_hours - TOLERANCE:
             end = (f"its deadline_h {job.deadline_h:g}" if job.deadline_h is not None
-                   else f"the horizon's end ({grid.periods * hours:g} h)")
+                   else f"the horizon's end ({grid.periods * grid.period_hours:g} h)")
             why = ("" if most > 0 else " (in no period of that window does its GPU count fit an allowed site's "
                                        "capacity of its GPU types)")
             yield ("training_jobs", i, "work_gpu_hours"), (
@@ -274,18 +294,14 @@ def _required_work_fits(instance: Instance) -> Iterator[Problem]:
 
 def _hard_demand_fits(instance: Instance) -> Iterator[Problem]:
     """A hard service's demand in a period is at most what all its allowed capacity can serve."""
-    periods = instance.time.periods
-    capacity = _capacity_gpus(instance)
-    servable: dict[str, np.ndarray] = {}
-    for service in instance.services:
-        if service.unmet_cost_per_gpu_hour is None:
-            servable[service.id] = sum((capacity.get((s, o.gpu_type), np.zeros(periods)) * o.capacity_per_gpu
-                                        for s in _allowed_sites(instance, service) for o in service.gpu_options),
-                                       np.zeros(periods))
+    capacity = _Capacity(instance)
+    services = {service.id: service for service in instance.services}
     for i, row in enumerate(instance.service_demand):
-        if row.service not in servable or row.period >= periods:
+        service = services.get(row.service)
+        if service is None or service.unmet_cost_per_gpu_hour is not None or row.period >= instance.time.periods:
             continue
-        most = float(servable[row.service][row.period])
+        most = sum(capacity.gpus(s, o.gpu_type, row.period) * o.capacity_per_gpu
+                   for s in _allowed_sites(instance, service) for o in service.gpu_options)
         if row.gpus > most + TOLERANCE:
             yield ("service_demand", i, "gpus"), (
                 f"hard service '{row.service}' demands {row.gpus:g} reference GPUs in period {row.period} but all "
