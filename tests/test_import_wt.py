@@ -3,7 +3,6 @@ published optima, the mapping to 1||sum w_j T_j, the command line, malformed fil
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

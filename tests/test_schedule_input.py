@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import gpuplan as gp
 from gpuplan.cli import app
+from gpuplan.instance import check
 from gpuplan.instance.io import _column_kinds
 from gpuplan.instance.schedule import SCHEDULE_TABLES, TimeGrid, TrainingJob
 from gpuplan.instance.schedule_checks import _window
@@ -185,6 +186,14 @@ def test_a_soft_service_may_demand_more_than_capacity(tmp_path):
     path = tmp_path / "ok.json"
     path.write_text(json.dumps(data))
     assert gp.load(path).service_demand[0].gpus == 100.0
+
+
+def test_instances_built_in_python_get_the_schedule_checks():
+    data = base()
+    data["capacity"][0]["site"] = "mars"
+    instance = gp.Instance.model_validate(data)   # per-field rules only
+    with pytest.raises(gp.InputError, match=r"^<instance>: capacity\[0\]\.site: unknown site 'mars'$"):
+        check(instance)
 
 
 def _float_fields() -> list[tuple[str, str]]:

@@ -189,6 +189,7 @@ def _site_location(instance: Instance, site: str, rows: dict[str, list[int]], co
 
 
 def _node_size_per_site_and_type(instance: Instance) -> Iterator[Problem]:
+    """Every capacity row of a (site, GPU type) has the same gpus_per_node: the node size."""
     first: dict[tuple[str, str], int] = {}
     for i, row in enumerate(instance.capacity):
         key = (row.site, row.gpu_type)
