@@ -273,6 +273,24 @@ def import_gap(
     _write_instance(output, lambda: write_gap_instance(source, output, problem))
 
 
+@import_app.command("wt")
+def import_wt(
+    source: Path = typer.Argument(..., metavar="ORLIB_FILE", help="an OR-Library weighted tardiness file (wt40.txt)"),
+    output: Path = typer.Option(..., "-o", "--output", help="instance file to write (.json or .yaml)"),
+    problem: Optional[int] = typer.Option(None, "--problem", min=1,
+                                          help="which problem (1-based, as OR-Library numbers them) of the file"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", min=1, help="jobs a problem (default: N of the name wtN.txt)"),
+):
+    """OR-Library weighted tardiness 1||sum w_j T_j: one GPU, one period per time unit; cost = weighted tardiness."""
+    from .importers.wt import write_wt_instance
+    from .instance.io import check_output_suffix
+
+    check_output_suffix(output)
+    instance = write_wt_instance(source, output, problem, jobs)
+    console.print(f"written: {output} ({len(instance.training_jobs)} training jobs, {instance.time.periods:,} periods)",
+                  highlight=False)
+
+
 @import_app.command("alibaba")
 def import_alibaba(
     nodes_csv: Path = typer.Argument(..., metavar="NODES_CSV", help="openb_node_list_*.csv"),

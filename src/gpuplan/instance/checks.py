@@ -13,6 +13,7 @@ from typing import Iterator
 from ..limits import MAX_COEFFICIENT_RANGE, MAX_GPUS, MAX_NODES
 from .nodes import generated_node_ids, holds_node_whole, node_info_by_id
 from .fields import MILLI_PER_GPU
+from .schedule_checks import has_schedule_sections, schedule_problems
 from .schema import Instance
 
 Problem = tuple[tuple, str]
@@ -35,6 +36,8 @@ def all_problems(instance: Instance) -> Iterator[Problem]:
     yield from _job_references(instance)
     yield from _current_placements(instance)
     yield from _whole_nodes_alone(instance)
+    if has_schedule_sections(instance):
+        yield from schedule_problems(instance)
 
 
 def _sizes(instance: Instance) -> Iterator[Problem]:
