@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 
 from .assignment.facts import MILLI, NO_ELIGIBLE_GPU, TOO_LARGE, Facts, JobFacts
 from .assignment.value import RUNS, Evaluation, JobValue
@@ -16,6 +17,18 @@ KPIS = (
     "weighted_throughput", "placed_jobs", "unplaced_jobs", "kept_jobs", "migrated_jobs", "preempted_jobs",
 )
 GAP_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class ObjectiveValue:
+    """What a solution's terms, objective, bound and status are judged against, for any
+    problem: :func:`term_claims`, :func:`objective_claims` and :func:`result_claims` read only
+    these four fields (an assignment :class:`Evaluation` has them too)."""
+
+    objective_name: str
+    sense: str
+    objective: float
+    terms: dict[str, tuple[float, float]]  # term -> (weight, value)
 
 
 def number(value) -> float | None:
@@ -112,7 +125,7 @@ def _quota(facts: Facts, job: JobFacts, ev: Evaluation) -> list[Violation]:
 # ---------------------------------------------------------------- objective, terms, KPIs, bound
 
 
-def term_claims(entries, ev: Evaluation, tol: float) -> list[Violation]:
+def term_claims(entries, ev: Evaluation | ObjectiveValue, tol: float) -> list[Violation]:
     if not isinstance(entries, list):
         return [Violation("format", "", "'objective_terms' must be a list")]
     claimed: dict[str, dict] = {}
@@ -138,7 +151,7 @@ def term_claims(entries, ev: Evaluation, tol: float) -> list[Violation]:
     return found
 
 
-def objective_claims(data: dict, ev: Evaluation, tol: float) -> list[Violation]:
+def objective_claims(data: dict, ev: Evaluation | ObjectiveValue, tol: float) -> list[Violation]:
     found = []
     if data.get("sense") != ev.sense:
         message = f"sense {data.get('sense')!r}, but '{ev.objective_name}' is {ev.sense}"
@@ -151,7 +164,7 @@ def objective_claims(data: dict, ev: Evaluation, tol: float) -> list[Violation]:
     return found
 
 
-def _solver_objective_claim(data: dict, ev: Evaluation, tol: float) -> list[Violation]:
+def _solver_objective_claim(data: dict, ev: Evaluation | ObjectiveValue, tol: float) -> list[Violation]:
     """The concrete placement is worth at least what the solver said its solution is worth.
 
     The model values pooled counts; turning them into nodes must lose nothing, and a model
@@ -180,6 +193,24 @@ def kpi_claims(kpis, ev: Evaluation, tol: float) -> list[Violation]:
     return found
 
 
+def kpi_value_claims(kpis, expected: dict[str, float | None], tol: float) -> list[Violation]:
+    """Every KPI of ``expected`` claimed with its value (within ``tol``, relative above 1); a
+    KPI expected None (undefined, e.g. a ratio over nothing) must be claimed None."""
+    if not isinstance(kpis, dict):
+        return [Violation("format", "", "'kpis' must be a mapping")]
+    found = []
+    for name, actual in expected.items():
+        claimed = kpis.get(name)
+        if actual is None:
+            if claimed is not None:
+                found.append(Violation("kpi", name, f"{claimed!r}, expected None (undefined)"))
+            continue
+        got = number(claimed)
+        if got is None or not close(got, actual, tol):
+            found.append(Violation("kpi", name, f"{claimed!r}, expected {actual:.9g}"))
+    return found
+
+
 def status_claims(data: dict, tol: float) -> list[Violation]:
     """``optimal`` only within the gap the solve was asked for (``mip_gap``, when the solution
     records it): a placement whose value is farther from the bound is at best ``feasible``."""
@@ -193,7 +224,7 @@ def status_claims(data: dict, tol: float) -> list[Violation]:
     return []
 
 
-def result_claims(data: dict, ev: Evaluation, tol: float) -> list[Violation]:
+def result_claims(data: dict, ev: Evaluation | ObjectiveValue, tol: float) -> list[Violation]:
     """What a solve claims about its placement's value, bound, gap and status, against the
     placement's evaluation: the checks a Result passes before it is returned."""
     return objective_claims(data, ev, tol) + bound_claims(data, ev.sense, tol) + status_claims(data, tol)

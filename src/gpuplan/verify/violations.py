@@ -49,6 +49,43 @@ RULES: dict[str, str] = {
     "bound": "the objective lies beyond the bound, or the gap does not match them",
 }
 
+# The schedule's codes (schedule contract, Rules). A code the assignment already has keeps its
+# one entry, extended by the schedule's meaning: a code names one kind of failure in every
+# problem (a row for an unknown job, an ineligible row, a required job left out), so reports
+# and filters read the same across problems; a prefix would split one failure into two names.
+_SCHEDULE_ALSO: dict[str, str] = {
+    "format": "schedule: a row is not a mapping or lacks a column, or a count (period, gpus, nodes) is "
+    "not a non-negative integer (within 1e-6)",
+    "status": "schedule: a solution without a solution status has placements, services or nodes_on rows",
+    "unknown_job": "schedule: a placement row names a training job the instance does not have",
+    "eligibility": "schedule rules 2 and 8: a placement row at a site the job may not use, on a GPU type "
+    "that is no option of the job, or in a period outside its release / deadline window; a service row "
+    "at a site the service may not use or on a type that is no option of it",
+    "duplicate_row": "schedule rule 3: two placement rows of one job in one period, two service rows of "
+    "one service at one (site, GPU type, period), or two nodes_on rows for one (site, GPU type, period)",
+    "required": "schedule rule 5: a required training job does not finish",
+}
+for _code, _meaning in _SCHEDULE_ALSO.items():
+    RULES[_code] += f"; {_meaning}"
+
+RULES.update({
+    "unknown_site": "a schedule row names a site the instance does not have",
+    "unknown_gpu_type": "a schedule row names a GPU type the instance does not have",
+    "unknown_service": "a schedule service row names a service the instance does not have",
+    "unknown_period": "a schedule row's period is outside the time grid 0..T-1",
+    "power_mode": "schedule rule 1: a placement row's power_mode is missing or not a mode of its GPU type",
+    "gang": "schedule rule 3: a placement row's gpus is not the job's GPU count on its GPU type",
+    "capacity": "schedule rule 4: job and service GPUs exceed nodes_on x gpus_per_node at a (site, GPU type, "
+    "period), or nodes_on exceeds the nodes available there",
+    "power_off": "schedule rule 4: nodes_on differs from the nodes available at a site whose facility "
+    "cannot power nodes off",
+    "after_finish": "schedule rule 5: a training job has rows after the period in which it finished",
+    "contiguous": "schedule rule 6: a non-preemptible training job pauses and resumes",
+    "migration": "schedule rule 7: a non-migratable training job runs at more than one site",
+    "service_demand": "schedule rule 8: a hard service (no unmet cost) is not fully served in a period",
+    "grid_limit": "schedule rule 9: a site's facility power exceeds its grid limit in a period",
+})
+
 
 @dataclass(frozen=True)
 class Violation:

@@ -1,0 +1,66 @@
+"""The schedule's solution check: the header, the decision rows (rule 1), their validity (rules
+2-9 of the schedule contract) and everything the solution claims (rule 10: objective terms,
+KPIs, objective, bound, gap and status, judged as for the assignment by :mod:`..claims`).
+
+A solution dict carries the decisions ``placements``, ``services`` and ``nodes_on`` (lists of
+rows, see :mod:`.decisions`); all three keys must be present, empty lists allowed. It claims
+every term of :data:`~.value.TERMS` (weight 0 included) and every KPI of :data:`~.value.KPIS`.
+"""
+
+from __future__ import annotations
+
+from ...instance.schema import Instance
+from ...results import NO_SOLUTION, STATUSES
+from ..claims import kpi_value_claims, result_claims, term_claims
+from ..violations import Violation
+from .facts import schedule_facts
+from .rows import TABLES, solution_rows
+from .rules import schedule_violations
+from .value import KPIS, SENSE, evaluate
+
+HEADER = {"format": "gpuplan-solution", "version": 1, "problem": "schedule"}
+DEFAULT_OBJECTIVE = "cost"
+SOLUTION_KEYS = ("status", "objective_name", "sense", "objective", "bound", "gap", "objective_terms", "kpis",
+                 *TABLES)
+
+
+def check_solution(instance: Instance, data: dict, tol: float = 1e-6) -> list[Violation]:
+    solved = has_solution(data)
+    found = _header(data, solved)
+    if not solved:  # nothing to check but that nothing is decided
+        for table in TABLES:
+            if data.get(table):
+                message = f"status {data.get('status')!r} means no solution, yet {table} rows are given"
+                found.append(Violation("status", "", message))
+        return found
+    facts = schedule_facts(instance)
+    frames, row_problems = solution_rows(facts, data)
+    objective = data.get("objective_name")
+    if objective not in SENSE:
+        found.append(Violation("format", "", f"objective_name {objective!r} not in {', '.join(SENSE)}"))
+        objective = DEFAULT_OBJECTIVE
+    ev = evaluate(facts, frames["placements"], frames["services"], frames["nodes_on"])
+    found += row_problems
+    found += schedule_violations(facts, ev, tol)
+    valued = ev.valued(objective)
+    found += term_claims(data.get("objective_terms"), valued, tol)
+    found += kpi_value_claims(data.get("kpis"), {k: ev.kpis[k] for k in KPIS}, tol)
+    found += result_claims(data, valued, tol)
+    return found
+
+
+def has_solution(data: dict) -> bool:
+    """False for infeasible / unbounded / error, and for a time limit hit before any incumbent
+    (no objective). An unknown status is judged as a solution (and reported by _header)."""
+    status = data.get("status")
+    return not (status in NO_SOLUTION or (status == "time_limit" and data.get("objective") is None))
+
+
+def _header(data: dict, solved: bool) -> list[Violation]:
+    found = [Violation("format", "", f"{key} is {data.get(key)!r}, expected {value!r}")
+             for key, value in HEADER.items() if data.get(key) != value]
+    if data.get("status") not in STATUSES:
+        found.append(Violation("format", "", f"status {data.get('status')!r} not in {', '.join(STATUSES)}"))
+    if solved:
+        found += [Violation("format", "", f"key '{key}' missing") for key in SOLUTION_KEYS if key not in data]
+    return found

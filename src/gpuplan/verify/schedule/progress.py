@@ -1,0 +1,70 @@
+"""Each training job's progress through its rows (rules 5-7 of the schedule contract).
+
+Rows are taken in period order per job. A row does ``gpus * throughput(g) *
+throughput_fraction(mode) * h`` GPU-hours of work at reference speed (0 on a type that is no
+option of the job: rule 2 reports it). A row whose period is more than one after the previous
+row's is a *resume*; a row at another site than the previous row's is a *migration* (across
+pauses too). The job needs ``work_gpu_hours + restart_overhead_gpu_hours * resumes`` (resumes
+counted over all its rows) and finishes in the first period after which its cumulative work
+reaches that, within 1e-6; ``finish_h = (t + 1) * h``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .decisions import Decisions
+from .facts import ScheduleFacts
+
+WORK_TOL = 1e-6  # GPU-hours (contract, rule 5)
+NONE = -1  # no period / no site
+
+
+@dataclass(frozen=True, eq=False)
+class Progress:
+    work: np.ndarray  # [row] work done by each placement row
+    resumes: np.ndarray  # [job]
+    migrations: np.ndarray  # [job]
+    finish_period: np.ndarray  # [job] NONE = unfinished
+    start_period: np.ndarray  # [job] NONE = no rows
+    first_site: np.ndarray  # [job] NONE = no rows
+    gpu_hours: np.ndarray  # [job] GPU-hours held by its rows
+    after_finish: np.ndarray  # [row] bool: the row's period is after its job's finish period
+
+    @property
+    def finished(self) -> np.ndarray:
+        return self.finish_period != NONE
+
+
+def job_progress(facts: ScheduleFacts, d: Decisions) -> Progress:
+    J, h = len(facts.jobs), facts.period_hours
+    work = d.gpus * facts.throughput[d.job, d.gpu_type] * facts.throughput_fraction[d.mode] * h
+    order = np.lexsort((d.period, d.job))
+    job, period, site = d.job[order], d.period[order], d.site[order]
+    first = np.r_[True, job[1:] != job[:-1]] if len(job) else np.zeros(0, dtype=bool)
+    previous_period = np.r_[0, period[:-1]] if len(job) else period
+    previous_site = np.r_[0, site[:-1]] if len(job) else site
+    resumed = ~first & (period > previous_period + 1)
+    moved = ~first & (site != previous_site)
+    resumes = np.bincount(job, weights=resumed, minlength=J).astype(np.int64)
+    migrations = np.bincount(job, weights=moved, minlength=J).astype(np.int64)
+    needed = facts.work_gpu_hours + facts.restart_overhead_gpu_hours * resumes
+    cumulative = pd.Series(work[order]).groupby(job).cumsum().to_numpy()
+    reached = np.flatnonzero(cumulative >= needed[job] - WORK_TOL)
+    finish = np.full(J, NONE, dtype=np.int64)
+    done_jobs, first_reached = np.unique(job[reached], return_index=True)
+    finish[done_jobs] = period[reached[first_reached]]
+    start = np.full(J, NONE, dtype=np.int64)
+    first_site = np.full(J, NONE, dtype=np.int64)
+    start[job[first]] = period[first]
+    first_site[job[first]] = site[first]
+    after = np.zeros(len(order), dtype=bool)
+    after[order] = (finish[job] != NONE) & (period > finish[job])
+    return Progress(
+        work=work, resumes=resumes, migrations=migrations, finish_period=finish, start_period=start,
+        first_site=first_site, gpu_hours=np.bincount(d.job, weights=d.gpus * h, minlength=J),
+        after_finish=after,
+    )

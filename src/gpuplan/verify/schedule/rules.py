@@ -1,0 +1,165 @@
+"""Validity of a schedule: rules 2-9 of the schedule contract, one function per rule family.
+
+Every function takes the facts and the decisions' evaluation (rows of known ids only; rule 1,
+the rows' format and ids, is :mod:`.rows`' job) and returns the violations it finds, one per
+offending row, job, service period or (site, GPU type, period) cell. Amounts compare with
+``tol`` relative above 1 (``tol * max(1, |limit|)``); the contract's default is 1e-6.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..violations import Violation
+from .facts import ScheduleFacts
+from .value import ScheduleEvaluation
+
+
+def schedule_violations(facts: ScheduleFacts, ev: ScheduleEvaluation, tol: float = 1e-6) -> list[Violation]:
+    return (placement_eligibility(facts, ev) + service_eligibility(facts, ev) + gang(facts, ev)
+            + duplicate_rows(facts, ev) + capacity(facts, ev, tol) + work(facts, ev) + contiguity(facts, ev)
+            + migration(facts, ev) + service_demand(facts, ev, tol) + grid_limit(facts, ev, tol))
+
+
+def _slack(limit: np.ndarray, tol: float) -> np.ndarray:
+    return tol * np.maximum(1.0, np.abs(limit))
+
+
+def placement_eligibility(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
+    """Rule 2: the job may use the site, the type is an option, the period lies in its window."""
+    d = ev.decisions
+    found = []
+    for i in np.flatnonzero(~facts.job_sites[d.job, d.site]):
+        found.append(Violation("eligibility", facts.jobs[d.job[i]],
+                               f"placements[{d.placement_row[i]}]: site '{facts.sites[d.site[i]]}' is not allowed"))
+    for i in np.flatnonzero(facts.gang[d.job, d.gpu_type] == 0):
+        found.append(Violation("eligibility", facts.jobs[d.job[i]], f"placements[{d.placement_row[i]}]: "
+                               f"{facts.gpu_types[d.gpu_type[i]]} is not a GPU option of the job"))
+    first, last = facts.first_period[d.job], facts.last_period[d.job]
+    for i in np.flatnonzero((d.period < first) | (d.period > last)):
+        j = d.job[i]
+        window = (f"periods {first[i]}..{last[i]}" if first[i] <= last[i] else "no period")
+        found.append(Violation("eligibility", facts.jobs[j], f"placements[{d.placement_row[i]}]: period "
+                               f"{d.period[i]} outside its release / deadline window ({window})"))
+    return found
+
+
+def service_eligibility(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
+    """Rule 8: a service row at a site the service may use, on one of its GPU types."""
+    d = ev.decisions
+    found = []
+    for i in np.flatnonzero(~facts.service_sites[d.service, d.service_site]):
+        found.append(Violation("eligibility", facts.services[d.service[i]],
+                               f"services[{d.service_row[i]}]: site '{facts.sites[d.service_site[i]]}' is not allowed"))
+    for i in np.flatnonzero(facts.capacity_per_gpu[d.service, d.service_type] == 0):
+        found.append(Violation("eligibility", facts.services[d.service[i]], f"services[{d.service_row[i]}]: "
+                               f"{facts.gpu_types[d.service_type[i]]} is not a GPU option of the service"))
+    return found
+
+
+def gang(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
+    """Rule 3: a row holds exactly the job's GPU count on its type (judged on option types only)."""
+    d = ev.decisions
+    need = facts.gang[d.job, d.gpu_type]
+    return [Violation("gang", facts.jobs[d.job[i]], f"placements[{d.placement_row[i]}]: {d.gpus[i]} GPUs, "
+                      f"the job holds {need[i]} on {facts.gpu_types[d.gpu_type[i]]}")
+            for i in np.flatnonzero((need > 0) & (d.gpus != need))]
+
+
+def duplicate_rows(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
+    """Rule 3: one placement row per (job, period); one service row per (service, site, type, period)."""
+    d = ev.decisions
+    found = []
+    T, S, G = facts.periods, len(facts.sites), len(facts.gpu_types)
+    job_cell = d.job * T + d.period
+    for i in _repeats(job_cell):
+        found.append(Violation("duplicate_row", facts.jobs[d.job[i]],
+                               f"placements[{d.placement_row[i]}]: a second row in period {d.period[i]}"))
+    service_cell = ((d.service * S + d.service_site) * G + d.service_type) * T + d.service_period
+    for i in _repeats(service_cell):
+        found.append(Violation("duplicate_row", facts.services[d.service[i]], f"services[{d.service_row[i]}]: a "
+                               f"second row at '{facts.sites[d.service_site[i]]}' / "
+                               f"{facts.gpu_types[d.service_type[i]]} in period {d.service_period[i]}"))
+    return found
+
+
+def _repeats(cells: np.ndarray) -> np.ndarray:
+    """Positions of every row whose cell an earlier row already has."""
+    _, first = np.unique(cells, return_index=True)
+    repeated = np.ones(len(cells), dtype=bool)
+    repeated[first] = False
+    return np.flatnonzero(repeated)
+
+
+def capacity(facts: ScheduleFacts, ev: ScheduleEvaluation, tol: float) -> list[Violation]:
+    """Rule 4: busy GPUs <= nodes_on x gpn; nodes_on <= cap_nodes; nodes_on == cap_nodes where
+    the site cannot power nodes off."""
+    on, cap = ev.power.nodes_on, facts.cap_nodes
+    room = on * facts.gpn[:, :, None]
+    busy = ev.power.busy
+    found = []
+
+    def cell(s, g, _t) -> str:
+        return f"{facts.sites[s]}/{facts.gpu_types[g]}"
+
+    for s, g, t in zip(*np.nonzero(busy > room)):
+        found.append(Violation("capacity", cell(s, g, t), f"period {t}: {busy[s, g, t]:g} GPUs busy "
+                               f"({ev.power.job_gpus[s, g, t]:g} jobs + {ev.power.service_gpus[s, g, t]:g} "
+                               f"services), {on[s, g, t]} nodes on hold {room[s, g, t]}"))
+    for s, g, t in zip(*np.nonzero(on > cap)):
+        found.append(Violation("capacity", cell(s, g, t), f"period {t}: {on[s, g, t]} nodes on, "
+                               f"{cap[s, g, t]} available"))
+    always_on = ~facts.power_off[:, None, None] & (on != cap)
+    for s, g, t in zip(*np.nonzero(always_on & (on <= cap))):
+        found.append(Violation("power_off", cell(s, g, t), f"period {t}: {on[s, g, t]} of {cap[s, g, t]} "
+                               f"nodes on, but site '{facts.sites[s]}' cannot power nodes off"))
+    return found
+
+
+def work(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
+    """Rule 5: no rows after the finish period; every required job finishes."""
+    d, progress = ev.decisions, ev.progress
+    done = np.bincount(d.job, weights=progress.work, minlength=len(facts.jobs))
+    found = [Violation("after_finish", facts.jobs[d.job[i]], f"placements[{d.placement_row[i]}]: period "
+                       f"{d.period[i]} after the job finished in period {progress.finish_period[d.job[i]]}")
+             for i in np.flatnonzero(progress.after_finish)]
+    for j in np.flatnonzero(facts.required & ~progress.finished):
+        needed = facts.work_gpu_hours[j] + facts.restart_overhead_gpu_hours[j] * progress.resumes[j]
+        found.append(Violation("required", facts.jobs[j], f"required but unfinished: {done[j]:.6g} of "
+                               f"{needed:.6g} GPU-hours of work done"))
+    return found
+
+
+def contiguity(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
+    """Rule 6: a non-preemptible job's rows occupy consecutive periods."""
+    resumes = ev.progress.resumes
+    return [Violation("contiguous", facts.jobs[j], f"not preemptible, yet it resumes {resumes[j]} time(s)")
+            for j in np.flatnonzero(~facts.preemptible & (resumes > 0))]
+
+
+def migration(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
+    """Rule 7: a non-migratable job runs at one site."""
+    d = ev.decisions
+    moving = np.flatnonzero(~facts.migratable & (ev.progress.migrations > 0))
+    rows = np.isin(d.job, moving)
+    sites_of = pd.Series(d.site[rows]).groupby(d.job[rows]).unique() if rows.any() else {}
+    return [Violation("migration", facts.jobs[j], "not migratable, yet it runs at "
+                      + ", ".join(sorted(facts.sites[s] for s in sites_of[j]))) for j in moving]
+
+
+def service_demand(facts: ScheduleFacts, ev: ScheduleEvaluation, tol: float) -> list[Violation]:
+    """Rule 8: a hard service's demand is served in every period."""
+    short = facts.hard_services[:, None] & (ev.unmet > _slack(facts.demand, tol))
+    return [Violation("service_demand", facts.services[v], f"period {t}: {ev.served[v, t]:.6g} of "
+                      f"{facts.demand[v, t]:.6g} reference GPUs served; the demand is hard")
+            for v, t in zip(*np.nonzero(short))]
+
+
+def grid_limit(facts: ScheduleFacts, ev: ScheduleEvaluation, tol: float) -> list[Violation]:
+    """Rule 9: facility power within the site's grid limit."""
+    limit = facts.grid_limit
+    kw = ev.power.facility_kw
+    over = np.isfinite(limit) & (kw > limit + _slack(np.where(np.isfinite(limit), limit, 0.0), tol))
+    return [Violation("grid_limit", facts.sites[s], f"period {t}: {kw[s, t]:.6g} kW facility power, "
+                      f"limit {limit[s, t]:.6g} kW") for s, t in zip(*np.nonzero(over))]
