@@ -1,5 +1,5 @@
 """Micro schedule instances for the model tests: one site "a" (and "b" where asked), one GPU
-type "g" (1000 W busy, 100 W idle) on 1-GPU nodes, no PUE curve, 1 h periods."""
+type "g" (1000 W busy, 100 W idle unless told) on 1-GPU nodes, no PUE curve, 1 h periods."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from gpuplan.instance.io import from_dict
 
 def micro(periods=4, nodes=1, prices=None, carbon=None, temps=None, limits=None, jobs=(), services=(),
           demand=(), sites=("a",), facilities=(), pue_curve=(), modes=(), capacity=None, options=None,
-          idle_w=100.0, gpus_per_node=1):
+          idle_w=100.0, gpus_per_node=1, power_w=1000.0):
     """An instance dict: ``prices`` etc. are per-period lists applied to every site (or a dict site -> list)."""
     def per_site(values):
         return values if isinstance(values, dict) else {s: values for s in sites}
@@ -24,7 +24,7 @@ def micro(periods=4, nodes=1, prices=None, carbon=None, temps=None, limits=None,
             series.append(row)
     data = {
         "schema_version": 1, "name": "micro",
-        "gpu_types": [{"id": "g", "memory_gb": 80, "power_w": 1000.0, "idle_power_w": idle_w}],
+        "gpu_types": [{"id": "g", "memory_gb": 80, "power_w": power_w, "idle_power_w": idle_w}],
         "sites": [{"id": s} for s in sites],
         "time": {"periods": periods, "period_hours": 1.0},
         "site_series": series,
@@ -38,3 +38,18 @@ def micro(periods=4, nodes=1, prices=None, carbon=None, temps=None, limits=None,
     if options:
         data["schedule_options"] = options
     return from_dict(data)
+
+
+def all_features():
+    """Two sites and every kind of job, service and facility: builds every schedule constraint."""
+    jobs = [
+        {"id": "resumes", "work_gpu_hours": 2, "restart_overhead_gpu_hours": 0.5, "restart_cost": 1, "sites": ["a"]},
+        {"id": "one-site", "work_gpu_hours": 1, "required": False, "value": 3},
+        {"id": "mover", "work_gpu_hours": 2, "migratable": True, "migration_cost": 1},
+        {"id": "block", "work_gpu_hours": 2, "preemptible": False, "due_h": 2, "tardiness_cost_per_h": 1},
+    ]
+    return micro(periods=4, nodes=2, sites=("a", "b"), prices={"a": [1, 2, 3, 1], "b": [2, 1, 1, 3]},
+                 limits={"a": [5, 5, 5, 5], "b": None}, jobs=jobs,
+                 services=[{"id": "chat", "unmet_cost_per_gpu_hour": 2}], demand=[("chat", [1, 1, 0, 1])],
+                 facilities=[{"site": "a", "demand_charge_per_kw": 1},
+                             {"site": "b", "power_off": True, "wake_cost_per_node": 0.5}])

@@ -131,7 +131,7 @@ def test_import_wt_then_load(tmp_path):
     out = tmp_path / "wt40-19.yaml"
     result = run("import", "wt", WT40, "--problem", 19, "-o", out)
     assert result.exit_code == 0, result.output
-    assert f"written: {out} (40 training jobs, 2,303 periods)" in " ".join(result.output.split())
+    assert f"written: {out} (1 sites, 1 GPUs, 40 training jobs, 0 services, 2,303 periods of 1 h)" in " ".join(result.output.split())
     loaded = gp.load(out)
     assert loaded == read_wt(WT40, problem=19)
     assert loaded.name == "wt40-19"

@@ -18,7 +18,7 @@ from .solver import SolveOptions
 
 def solve(
     instance: Instance | str | PathLike,
-    problem: str = "assignment",
+    problem: str | None = None,
     *,
     objective: str | None = None,
     method: str | None = None,
@@ -34,7 +34,8 @@ def solve(
 ) -> Result:
     """Solve ``instance`` (an Instance or a file path) and return a :class:`Result`.
 
-    ``problem``: a name in :data:`gpuplan.problems.PROBLEMS` (assignment, schedule, ...).
+    ``problem``: a name in :data:`gpuplan.problems.PROBLEMS` (assignment, schedule, ...);
+    by default the instance's own (the first problem whose sections it holds).
     ``method``: the problem's first method (``"milp"``, which proves optimality or a gap) by
     default; ``"greedy"`` and the like are baselines. ``start``: a valid solution of your own
     offered to the solver next to its own starts, so the result is never worse than it. An
@@ -42,12 +43,15 @@ def solve(
     problem, objective or method, or an instance lacking the problem's sections, raises
     ``ValueError`` naming the problem and what is missing."""
     started = time.perf_counter()
-    entry = problems.get(problem)
-    entry.check_names(objective=objective, method=method)
+    entry = problems.get(problem) if problem is not None else None
+    if entry is not None:
+        entry.check_names(objective=objective, method=method)
     instance = check_instance(instance) if isinstance(instance, Instance) else load(instance)
+    entry = entry or problems.of_instance(instance)
+    entry.check_names(objective=objective, method=method)
     objective = entry.check(instance, objective=objective)
     options = SolveOptions(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed, log=log,
                            solver=solver, warm_start=warm_start)
-    request = SolveRequest(problem=problem, objective=objective, method=method or entry.methods[0],
+    request = SolveRequest(problem=entry.name, objective=objective, method=method or entry.methods[0],
                            options=options, start=start, max_patterns=max_patterns, started=started)
     return entry.layer("solve")(instance, request)

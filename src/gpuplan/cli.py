@@ -95,19 +95,27 @@ EXIT_OK, EXIT_NO_SOLUTION, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 @app.command()
 def validate(files: list[Path] = typer.Argument(..., help="instance files (.json, .yaml)")):
     """Check instance files; print one line per file."""
-    from .instance import load, node_infos
+    from .instance import load
 
     for file in files:
-        instance = load(file)
-        gpus = sum(info.gpus for info in node_infos(instance))
-        console.print(f"ok  {file}: {len(instance.jobs)} jobs, {gpus} GPUs, "
-                      f"{len(instance.node_pools)} pools", highlight=False)
+        console.print(f"ok  {file}: {_describe(load(file))}", highlight=False)
+
+
+def _describe(instance) -> str:
+    """What an instance holds, in its problem's words."""
+    from .problems import of_instance
+
+    try:
+        problem = of_instance(instance)
+    except ValueError as none:
+        return str(none)
+    return problem.layer("describe")(instance)
 
 
 @app.command()
 def solve(
     file: Path = typer.Argument(..., help="instance file"),
-    problem: str = typer.Option("assignment", help="problem to solve"),
+    problem: Optional[str] = typer.Option(None, help="problem to solve (default: the instance's own, from its sections)"),
     objective: Optional[str] = typer.Option(None, help="the problem's objective (assignment: throughput|cost|utilization|fairness, default options.objective)"),
     method: Optional[str] = typer.Option(None, help="the problem's method: milp (exact, the default) or a baseline (assignment: greedy)"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="seconds"),
@@ -157,7 +165,7 @@ def batch(
     mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative gap to stop at"),
     resume: bool = typer.Option(False, "--resume", help="skip instances finished earlier with the same content and options"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace finished results"),
-    problem: str = typer.Option("assignment", help="problem to solve"),
+    problem: Optional[str] = typer.Option(None, help="problem to solve (default: the instance's own, from its sections)"),
     objective: Optional[str] = typer.Option(None, help="override options.objective: throughput|cost|utilization|fairness"),
     method: str = typer.Option("milp", help="milp (exact) or greedy (baseline)"),
 ):
@@ -250,14 +258,11 @@ def generate_assignment(
 def _write_instance(output: Path, write) -> None:
     """Run an instance writer (it writes atomically, so a failure leaves nothing behind);
     success names the file and what it holds."""
-    from .instance import node_infos
     from .instance.io import check_output_suffix
 
     check_output_suffix(output)
     instance = write()
-    gpus = sum(info.gpus for info in node_infos(instance))
-    console.print(f"written: {output} ({len(instance.node_pools)} pools, {gpus:,} GPUs, {len(instance.jobs):,} jobs)",
-                  highlight=False)
+    console.print(f"written: {output} ({_describe(instance)})", highlight=False)
 
 
 @import_app.command("gap")
@@ -283,12 +288,8 @@ def import_wt(
 ):
     """OR-Library weighted tardiness 1||sum w_j T_j: one GPU, one period per time unit; cost = weighted tardiness."""
     from .importers.wt import write_wt_instance
-    from .instance.io import check_output_suffix
 
-    check_output_suffix(output)
-    instance = write_wt_instance(source, output, problem, jobs)
-    console.print(f"written: {output} ({len(instance.training_jobs)} training jobs, {instance.time.periods:,} periods)",
-                  highlight=False)
+    _write_instance(output, lambda: write_wt_instance(source, output, problem, jobs))
 
 
 @import_app.command("alibaba")

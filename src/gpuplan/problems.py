@@ -51,6 +51,7 @@ class Problem:
     default_objective: Callable[[Instance], str] = field(repr=False, default=lambda instance: "cost")
     blocks: tuple[str, ...] = ()        # model blocks in build order, "module:function"
     tables: tuple[Table, ...] = ()      # the Result's tables, in display order
+    describe: str = ""                  # "module:function"(instance) -> one line of what it holds
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -92,13 +93,23 @@ def load_function(spec: str) -> Callable:
 PROBLEMS: dict[str, Problem] = {}
 
 # models/*.md files that document a shared block rather than a problem.
-BLOCK_DOCS: dict[str, str] = {}
+BLOCK_DOCS: dict[str, str] = {"energy.md": "gpuplan.model.energy:add_energy"}
 
 
 def register(problem: Problem) -> Problem:
     assert all(sense in SENSES for sense in problem.objectives.values()), problem.objectives
     PROBLEMS[problem.name] = problem
     return problem
+
+
+def of_instance(instance: Instance) -> Problem:
+    """The problem an instance is for: the first registered one whose sections it holds;
+    ValueError naming each problem's sections when it holds none's."""
+    for problem in PROBLEMS.values():
+        if not problem.missing_sections(instance):
+            return problem
+    needs = "; ".join(f"{p.name} needs {', '.join(p.sections)}" for p in PROBLEMS.values())
+    raise ValueError(f"the instance holds the sections of no problem ({needs})")
 
 
 def get(name: str) -> Problem:
@@ -119,6 +130,7 @@ register(Problem(
     build="gpuplan.model.assignment.solve:build_assignment",
     verify="gpuplan.verify.assignment.check:check_solution",
     weights="gpuplan.model.assignment.solve:assignment_weights",
+    describe="gpuplan.instance.nodes:describe_assignment",
     doc="assignment.md",
     default_objective=lambda instance: instance.options.objective,
     tables=(
@@ -146,6 +158,7 @@ register(Problem(
     build="gpuplan.model.schedule.solve:build_schedule",
     verify="gpuplan.verify.schedule.check:check_solution",
     weights="gpuplan.model.schedule.solve:schedule_weights",
+    describe="gpuplan.instance.schedule:describe_schedule",
     doc="schedule.md",
     tables=(
         Table("placements", ("job", "site", "gpu_type", "period", "gpus", "power_mode"),

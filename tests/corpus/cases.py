@@ -20,8 +20,8 @@ from .samples import with_value
 from .workspace import ALIBABA_NODES, ALIBABA_PODS, TINY_GAP, Workspace
 
 VALIDATE = ("validate", "{inst}")
-SOLVE = ("solve", "{inst}", "--method", "greedy", "--out", "{out}")
-BATCH = ("batch", "{inst}", "--out", "{out}", "--workers", "1", "--method", "greedy")
+SOLVE = ("solve", "{inst}", "--method", "{method}", "--out", "{out}")
+BATCH = ("batch", "{inst}", "--out", "{out}", "--workers", "1", "--method", "{method}")
 GAP = ("import", "gap", "{src}", "-o", "{out}.json")
 ALIBABA = ("import", "alibaba", "{nodes}", "{pods}", "-o", "{out}.json")
 GENERATE = ("generate", "assignment", "--gpus", "16", "--jobs", "4", "-o", "{out}.json")
@@ -189,11 +189,11 @@ def _api_from_dict_deep(ws: Workspace):
 
 
 def _api_solve(ws: Workspace):
-    return gp.solve(ws.paths["inst"], ws.problem, method="greedy")
+    return gp.solve(ws.paths["inst"], ws.problem, method=ws.sample.method)
 
 
 def _api_save_onto_file(ws: Workspace):
-    result = gp.solve(ws.paths["inst"], ws.problem, method="greedy")
+    result = gp.solve(ws.paths["inst"], ws.problem, method=ws.sample.method)
     return result.save(ws.paths["out"])
 
 
@@ -212,7 +212,7 @@ CASES: list[Case] = [
     Case("json-object-nesting", lambda ws: ws.raw_instance(nested(3000, '{"a":', "}").replace('{"a":}', "1")), VALIDATE, 2, "nested deeper"),
     Case("deep-value-in-a-field", _deep_field, VALIDATE, 2, "nested deeper than 64 levels"),
     Case("json-duplicate-top-key", lambda ws: _json_text(ws, ('"name": "tiny"', '"name": "tiny", "name": "x"')), VALIDATE, 2, "duplicate key 'name'"),
-    Case("json-duplicate-nested-key", lambda ws: _json_text(ws, ('"tenant": "t"', '"tenant": "t", "tenant": "u"')), VALIDATE, 2, "jobs[0]: duplicate key 'tenant'"),
+    Case("json-duplicate-nested-key", lambda ws: _json_text(ws, ('"tenant": "t"', '"tenant": "t", "tenant": "u"')), VALIDATE, 2, "jobs[0]: duplicate key 'tenant'", problems=("assignment",)),
     Case("yaml-duplicate-key", lambda ws: ws.raw_instance("schema_version: 1\nname: a\nname: b\n", "inst.yaml"), VALIDATE, 2, "duplicate key 'name'"),
     Case("yaml-duplicate-nested-key", lambda ws: ws.raw_instance("schema_version: 1\nsites:\n- id: a\n  id: b\n", "inst.yaml"), VALIDATE, 2, "sites[0], line 4: duplicate key 'id'"),
     Case("instance-not-utf8", lambda ws: ws.raw_instance(b'{"schema_version": 1, "name": "\xff"}'), VALIDATE, 2, "not UTF-8"),

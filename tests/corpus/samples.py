@@ -24,6 +24,7 @@ class Sample:
     csv_table: str                # a table that may come from CSV
     csv_text: str                 # that table as CSV (header and rows)
     csv_int_column: str           # an integer column of that CSV
+    method: str                   # the fastest method of the problem (a baseline where it has one)
 
 
 def _assignment() -> dict:
@@ -42,6 +43,22 @@ def _assignment() -> dict:
     }
 
 
+def _schedule() -> dict:
+    return {
+        "schema_version": 1,
+        "name": "tiny",
+        "gpu_types": [{"id": "A", "memory_gb": 80, "power_w": 700, "idle_power_w": 100}],
+        "sites": [{"id": "s1"}],
+        "time": {"periods": 3, "period_hours": 1.0},
+        "capacity": [{"site": "s1", "gpu_type": "A", "nodes": 2, "gpus_per_node": 4}],
+        "site_series": [{"site": "s1", "period": t, "price_per_kwh": p} for t, p in enumerate((0.2, 0.1, 0.3))],
+        "training_jobs": [
+            {"id": "j1", "gpus": 4, "gpu_options": [{"gpu_type": "A"}], "work_gpu_hours": 8.0, "value": 4.0},
+            {"id": "j2", "gpus": 2, "gpu_options": [{"gpu_type": "A"}], "work_gpu_hours": 2.0, "value": 1.0},
+        ],
+    }
+
+
 SAMPLES: dict[str, Sample] = {
     "assignment": Sample(
         data=_assignment,
@@ -54,6 +71,20 @@ SAMPLES: dict[str, Sample] = {
         csv_table="jobs",
         csv_text="id,tenant,gpu_type,gpus,throughput\nj1,t,A,4,4\nj2,t,A,2,1\n",
         csv_int_column="gpus",
+        method="greedy",
+    ),
+    "schedule": Sample(
+        data=_schedule,
+        id_path=("training_jobs", 0, "id"),
+        reference_path=("capacity", 0, "site"),
+        count_path=("capacity", 0, "nodes"),
+        size_path=("capacity", 0, "gpus_per_node"),
+        amount_path=("training_jobs", 0, "value"),
+        small_amount_path=("training_jobs", 1, "value"),
+        csv_table="site_series",
+        csv_text="site,period,price_per_kwh\ns1,0,0.2\ns1,1,0.1\ns1,2,0.3\n",
+        csv_int_column="period",
+        method="milp",
     ),
 }
 

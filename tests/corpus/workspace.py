@@ -74,7 +74,8 @@ class Workspace:
         self.file("pods.csv", pods, key="pods")
 
     def fill(self, args) -> list[str]:
-        return [str(a).format(**{k: str(v) for k, v in self.paths.items()}) for a in args]
+        values = {k: str(v) for k, v in self.paths.items()} | {"method": self.sample.method}
+        return [str(a).format(**values) for a in args]
 
     def snapshot(self) -> set[Path]:
         return {p for p in self.root.rglob("*")}

@@ -43,7 +43,8 @@ def summary_row(item: Item, outcome: Outcome, problem: str) -> dict:
     timings = result.timings if result is not None else {}
     build = [timings[k] for k in BUILD_TIMINGS if k in timings]
     row = {
-        "instance": item.name, "path": item.label, "problem": problem, "status": outcome.status,
+        "instance": item.name, "path": item.label,
+        "problem": result.problem if result is not None else problem, "status": outcome.status,
         "objective": result.objective if result is not None else None,
         "bound": result.bound if result is not None else None,
         "gap": result.gap if result is not None else None,

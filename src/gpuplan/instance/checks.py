@@ -56,27 +56,41 @@ def _sizes(instance: Instance) -> Iterator[Problem]:
 
 
 def _coefficient_range(instance: Instance) -> Iterator[Problem]:
-    """The nonzero objective coefficients (priority x throughput, costs) within a factor
-    MAX_COEFFICIENT_RANGE of each other, so that HiGHS can honour them (limits.py)."""
+    """The nonzero objective coefficients (priority x throughput, costs, prices, values) within
+    a factor MAX_COEFFICIENT_RANGE of each other, so that HiGHS can honour them (limits.py)."""
     smallest = largest = None
+    for loc, value in _objective_coefficients(instance):
+        value = abs(value)   # prices may be negative
+        if value <= 0:
+            continue
+        if smallest is None or value < smallest[1]:
+            smallest = (loc, value)
+        if largest is None or value > largest[1]:
+            largest = (loc, value)
+        if largest[1] > MAX_COEFFICIENT_RANGE * smallest[1]:
+            other = smallest if loc == largest[0] else largest
+            yield loc, (f"objective coefficients span more than {MAX_COEFFICIENT_RANGE:g} ({value:g} here, "
+                        f"{other[1]:g} at {_loc_text(other[0])}): no solver honours that range; change the units")
+            return
+
+
+def _objective_coefficients(instance: Instance) -> Iterator[tuple[tuple, float]]:
     for i, job in enumerate(instance.jobs):
-        values = [(("jobs", i, "migration_cost"), job.migration_cost),
-                  (("jobs", i, "preemption_cost"), job.preemption_cost)]
+        yield ("jobs", i, "migration_cost"), job.migration_cost
+        yield ("jobs", i, "preemption_cost"), job.preemption_cost
         for k, option in enumerate(job.gpu_options):
-            values += [(("jobs", i, "gpu_options", k, "throughput"), job.priority * option.throughput),
-                       (("jobs", i, "gpu_options", k, "cost_per_hour"), option.cost_per_hour)]
-        for loc, value in values:
-            if value <= 0:
-                continue
-            if smallest is None or value < smallest[1]:
-                smallest = (loc, value)
-            if largest is None or value > largest[1]:
-                largest = (loc, value)
-            if largest[1] > MAX_COEFFICIENT_RANGE * smallest[1]:
-                other = smallest if loc == largest[0] else largest
-                yield loc, (f"objective coefficients span more than {MAX_COEFFICIENT_RANGE:g} ({value:g} here, "
-                            f"{other[1]:g} at {_loc_text(other[0])}): no solver honours that range; change the units")
-                return
+            yield ("jobs", i, "gpu_options", k, "throughput"), job.priority * option.throughput
+            yield ("jobs", i, "gpu_options", k, "cost_per_hour"), option.cost_per_hour
+    for i, job in enumerate(instance.training_jobs):
+        for name in ("value", "tardiness_cost_per_h", "restart_cost", "migration_cost"):
+            yield ("training_jobs", i, name), getattr(job, name)
+    for i, service in enumerate(instance.services):
+        yield ("services", i, "unmet_cost_per_gpu_hour"), service.unmet_cost_per_gpu_hour or 0.0
+    for i, facility in enumerate(instance.facilities):
+        yield ("facilities", i, "demand_charge_per_kw"), facility.demand_charge_per_kw
+        yield ("facilities", i, "wake_cost_per_node"), facility.wake_cost_per_node
+    for i, row in enumerate(instance.site_series):
+        yield ("site_series", i, "price_per_kwh"), row.price_per_kwh or 0.0
 
 
 def _loc_text(loc: tuple) -> str:

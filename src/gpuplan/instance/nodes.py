@@ -87,3 +87,9 @@ def node_infos(instance: Instance) -> list[NodeInfo]:
 
 def node_info_by_id(instance: Instance) -> dict[str, NodeInfo]:
     return {info.id: info for info in node_infos(instance)}
+
+
+def describe_assignment(instance) -> str:
+    """'12 jobs, 96 GPUs, 3 pools': what `gpuplan validate` and the importers print."""
+    gpus = sum(info.gpus for info in node_infos(instance))
+    return f"{len(instance.jobs):,} jobs, {gpus:,} GPUs, {len(instance.node_pools)} pools"

@@ -182,3 +182,11 @@ SCHEDULE_TABLES: dict[str, type[Record]] = {
     "services": Service,
     "service_demand": ServiceDemand,
 }
+
+
+def describe_schedule(instance) -> str:
+    """'3 sites, 4,416 GPUs, 220 training jobs, 7 services, 168 periods of 1 h'."""
+    gpus = sum(row.nodes * row.gpus_per_node for row in instance.capacity if row.period is None)
+    grid = instance.time
+    return (f"{len(instance.sites)} sites, {gpus:,} GPUs, {len(instance.training_jobs):,} training jobs, "
+            f"{len(instance.services)} services, {grid.periods:,} periods of {grid.period_hours:g} h")

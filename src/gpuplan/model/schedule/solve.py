@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pandas as pd
-import pyomo.environ as pyo
 
 from ...index.schedule import ScheduleIndex, build_schedule_index
 from ...instance.schema import Instance
@@ -122,13 +121,13 @@ def decision_rows(built) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rows = []
     plans = {job.id: job for job in idx.jobs}
     for j, o, t in m.run_keys:
-        if pyo.value(m.run[j, o, t]) > 0.5:
+        if _value(m.run[j, o, t]) > 0.5:
             rows.append(_row(plans[j], o, t))
     for (j, o), starts in built.contiguous_starts.items():
         job = plans[j]
         previous = 0.0
         for t in starts:
-            now = pyo.value(m.started[j, o, t])
+            now = _value(m.started[j, o, t])
             if now - previous > 0.5:
                 rows += [_row(job, o, t + i) for i in range(job.duration(job.options[o]))]
             previous = now
@@ -136,13 +135,19 @@ def decision_rows(built) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     placements = pd.DataFrame(rows, columns=["job", "site", "gpu_type", "period", "gpus", "power_mode"])
     options = {v.id: v.options for v in idx.services}
     services = pd.DataFrame(
-        [(v, options[v][o].site, options[v][o].gpu_type, t, round(pyo.value(m.serving[v, o, t])))
-         for v, o, t in m.serve_keys if pyo.value(m.serving[v, o, t]) > 0.5],
+        [(v, options[v][o].site, options[v][o].gpu_type, t, round(_value(m.serving[v, o, t])))
+         for v, o, t in m.serve_keys if _value(m.serving[v, o, t]) > 0.5],
         columns=["service", "site", "gpu_type", "period", "gpus"])
     nodes_on = pd.DataFrame(
-        [(s, g, t, round(pyo.value(m.nodes_on[s, g, t]))) for s, g, t in m.capacity_keys],
+        [(s, g, t, round(_value(m.nodes_on[s, g, t]))) for s, g, t in m.capacity_keys],
         columns=["site", "gpu_type", "period", "nodes"])
     return placements, services, nodes_on
+
+
+def _value(var) -> float:
+    """A variable's solution value; one no row or objective uses (HiGHS never saw it) sits at its
+    lower bound, which is then as good as any."""
+    return var.value if var.value is not None else (var.lb or 0.0)
 
 
 def _row(job, o, t):
