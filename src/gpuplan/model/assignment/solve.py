@@ -10,7 +10,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ...heuristics.assignment import GreedyOutcome, greedy
-from ...instance.placement import Placement
+from ...index.node_grant import NodeGrant
 from ...index.assignment import AssignmentIndex, build_index
 from ...instance.schema import Instance
 from .. import InfeasibleInstance, build_model
@@ -244,7 +244,7 @@ def _user_start(ctx, start):
     """A start the caller supplies, checked against the rules before it is used, and its
     evaluation."""
     rows = start.placements if isinstance(start, Result) else start
-    rows = [Placement(*row) for row in placement_rows(rows)]
+    rows = [NodeGrant(*row) for row in placement_rows(rows)]
     violations, evaluation = _judged(ctx, rows)
     if violations:
         raise ValueError(f"start is not a valid placement: {violations[0]}")

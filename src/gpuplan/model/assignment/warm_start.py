@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 import pyomo.environ as pyo
 
 from ...index.assignment import best_split_value
-from ...instance.placement import current_rows
+from ...index.node_grant import current_rows
 from .tenants import held_gpus, tenant_entitlements
 
 
