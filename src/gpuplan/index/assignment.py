@@ -12,7 +12,8 @@ product inside a rule:
   once per level and the counts can always be turned into distinct nodes.
 - **Job groups**: jobs identical in every field the model reads (and not running, and never
   on whole nodes) are one group decided by a count; this is exact.
-- Running jobs, their current value, tenant demand, and why a job can never run.
+- Running jobs, their current value, tenant demand and entitlements, and why a job can never
+  run.
 
 See ``models/assignment.md`` for the meaning of every set.
 """
@@ -632,3 +633,16 @@ def _tenant_demand(instance: Instance, pack_by_job, span, running) -> dict[str, 
     for job in instance.jobs:
         demand[job.tenant] += need.get(job.id, 0)
     return demand
+
+
+def tenant_entitlements(instance: Instance, idx: AssignmentIndex) -> dict[str, float]:
+    """E_t = min(D_t, M_t, usable GPUs x weight share), over tenants with demand: a tenant is
+    never owed more than it asks for or than its cap lets it hold."""
+    with_demand = [t for t in instance.tenants if idx.demand[t.id] > 0]
+    total_weight = sum(t.weight for t in with_demand)
+    return {t.id: min(idx.demand[t.id], _cap(t.max_gpus), idx.usable_gpus * t.weight / total_weight)
+            for t in with_demand}
+
+
+def _cap(max_gpus: int | None) -> float:
+    return float("inf") if max_gpus is None else max_gpus

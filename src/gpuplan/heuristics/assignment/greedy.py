@@ -15,9 +15,8 @@ from collections import defaultdict, deque
 from itertools import islice
 from dataclasses import dataclass, field
 
-from ...index.assignment import AssignmentIndex, PackPair, accounts_cpu
+from ...index.assignment import AssignmentIndex, PackPair, accounts_cpu, tenant_entitlements
 from ...index.node_grant import NodeGrant, current_rows
-from ...model.assignment.tenants import tenant_entitlements
 from .state import ClusterState
 
 

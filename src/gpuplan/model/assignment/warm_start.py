@@ -12,9 +12,9 @@ from collections import Counter, defaultdict
 
 import pyomo.environ as pyo
 
-from ...index.assignment import best_split_value
+from ...index.assignment import best_split_value, tenant_entitlements
 from ...index.node_grant import current_rows
-from .tenants import held_gpus, tenant_entitlements
+from .tenants import held_gpus
 
 
 class _NotExpressible(Exception):
