@@ -11,7 +11,7 @@ from typing import Any
 
 from ..instance.schema import Instance
 from .objective import add_objective
-from .terms import Term, value_kind
+from .terms import Term
 
 # The expressions through which blocks meet (a block reads another's results only through
 # these, never its variables). A block publishes one with BuiltModel.publish; a block that
@@ -23,13 +23,15 @@ INTERFACES = {
 
 @dataclass
 class BuiltModel:
-    """The Pyomo model with what the blocks share: the index and the registered terms."""
+    """The Pyomo model with what the blocks share: the index, the registered terms and their
+    weights in the objective (the problem's blocks set them: only the problem knows them)."""
 
     model: pyo.ConcreteModel
     index: Any                      # the problem's Pyomo-free index (gpuplan.index.<problem>)
     objective: str
     sense: str                      # "min" or "max", from the registry
     terms: dict[str, Term] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)   # term name -> weight in the objective
     interfaces: dict[str, Any] = field(default_factory=dict)
 
     def publish(self, name: str, expressions) -> None:
@@ -45,10 +47,6 @@ class BuiltModel:
     @property
     def instance(self) -> Instance:
         return self.index.instance
-
-    @property
-    def value_kind(self) -> str | None:
-        return value_kind(self.objective)
 
     def add_term(self, name: str, expr) -> None:
         """Add ``expr`` to term ``name``; several blocks may contribute to one term."""

@@ -1,14 +1,15 @@
-"""The objective: the weighted sum of the named terms the chosen objective lists."""
+"""The objective: the weighted sum of the named terms the chosen objective lists (the weights a
+problem's blocks put in ``built.weights``)."""
 
 from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from .terms import objective_weights
-
 
 def add_objective(built) -> None:
-    weights = objective_weights(built.objective, built.index.usable_gpus)
+    weights = built.weights
+    if not weights:
+        raise ValueError(f"no block set the term weights of objective '{built.objective}'")
     for name, weight in weights.items():
         if name not in built.terms:
             built.add_term(name, 0)

@@ -1,12 +1,17 @@
-"""Running jobs: keep each where it is, or let it go (migrate or preempt, see jobs.py)."""
+"""Running jobs: keep each where it is, or let it go (migrate or preempt, see jobs.py).
+
+The assignment's first block, so it also sets the objective's term weights."""
 
 from __future__ import annotations
 
 import pyomo.environ as pyo
 
+from .objectives import objective_weights, value_kind
+
 
 def add_running(built) -> None:
     m, idx, instance = built.model, built.index, built.instance
+    built.weights = objective_weights(built.objective, idx.usable_gpus)
     options = instance.options
     priority = {job.id: job.priority for job in instance.jobs}
     m.RUNNING = pyo.Set(initialize=sorted(idx.running), ordered=True, doc="running jobs")
@@ -16,7 +21,7 @@ def add_running(built) -> None:
     built.add_term("throughput", sum(priority[r.job] * r.throughput * m.keep[r.job] for r in runs))
     built.add_term("job_cost", sum(r.cost * m.keep[r.job] for r in runs))
     built.add_term("allocated_gpus", sum(r.gpus * m.keep[r.job] for r in runs))
-    kind = built.value_kind
+    kind = value_kind(built.objective)
     if kind is not None:
         for name, flag, penalty in (
             ("cross_site_loss", "spans_sites", options.cross_site_penalty),

@@ -18,7 +18,7 @@ from ...request import SolveRequest
 from .bounds import trivial_bound
 from .disaggregate import solution_rows
 from .neighborhoods import ShareRepair, node_neighborhoods
-from ..terms import SENSE
+from .objectives import SENSE
 from .warm_start import apply_start
 from ...heuristics.assignment.reasons import unplaced_reasons
 from .rounding import lp_guide

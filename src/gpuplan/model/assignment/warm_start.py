@@ -14,6 +14,7 @@ import pyomo.environ as pyo
 
 from ...index.assignment import best_split_value, tenant_entitlements
 from ...index.node_grant import current_rows
+from .objectives import value_kind
 from .tenants import held_gpus
 
 
@@ -143,7 +144,7 @@ def _spanning_values(built, job: str, nodes: dict[str, int], put) -> None:
 
 def _share_and_loss_values(built, job, span, per_unit, flags, put) -> None:
     m, idx = built.model, built.index
-    kind = built.value_kind
+    kind = value_kind(built.objective)
     if kind is None:
         return
     option = idx.instance_job(job).option
