@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from collections.abc import Container
 
 from ..instance.nodes import NodeInfo, covers_need, holds_node_whole, node_infos
 from ..instance.schema import Instance, Job
@@ -125,6 +126,11 @@ class PoolIndex:
     free: list[str] = field(default_factory=list)
     held: dict[str, list[str]] = field(default_factory=dict)   # running job -> nodes it holds whole
     shared: list[str] = field(default_factory=list)
+
+    def free_or_released(self, kept: Container[str] = ()) -> list[str]:
+        """Nodes the pool gives whole without touching a shared node: the free ones, then those
+        held whole by running jobs not in ``kept`` (by default every running job lets go)."""
+        return self.free + [n for r, nodes in self.held.items() if r not in kept for n in nodes]
 
 
 @dataclass
@@ -572,7 +578,7 @@ def _choose_class_modes(classes: dict[str, GpuClass], pools: dict[str, PoolIndex
                 pool.shared, pool.free, pool.held = list(pool.nodes), [], {}
             gpu_class.shared = [n for pool in members for n in pool.shared]
             continue
-        releasable = sum(len(p.free) + sum(len(v) for v in p.held.values()) for p in members)
+        releasable = sum(len(p.free_or_released()) for p in members)
         budget = min(max_patterns, max(1, releasable) * max(1, len(gpu_class.sizes)))
         patterns = maximal_patterns(gpu_class.sizes, gpu_class.gpus_per_node, budget) if gpu_class.sizes else []
         if patterns is None:

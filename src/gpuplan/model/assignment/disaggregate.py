@@ -66,10 +66,7 @@ def solution_rows(built) -> Disaggregation:
 
 
 def _whole_node_supply(m, pool, kept: set[str]) -> list[str]:
-    supply = list(pool.free)
-    for r, nodes in pool.held.items():
-        if r not in kept:
-            supply.extend(nodes)
+    supply = pool.free_or_released(kept)
     supply.extend(n for n in pool.shared if n in m.WHOLE_NODES and _count(m.whole[n]) == 1)
     return supply
 

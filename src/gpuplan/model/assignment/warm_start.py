@@ -180,8 +180,7 @@ def _class_values(m, idx, gpu_class, content, whole_taken, kept, put) -> None:
     if gpu_class.mode != "patterns":
         return
     pools = [idx.pools[k] for k in gpu_class.pools]
-    releasable = [n for p in pools for n in p.free] + \
-        [n for p in pools for r, nodes in p.held.items() if r not in kept for n in nodes]
+    releasable = [n for p in pools for n in p.free_or_released(kept)]
     used = Counter()
     for n in releasable:
         if n in whole_taken or not content.get(n):
