@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 import gpuplan as gp
-from gpuplan.fragmentation import ClusterState, PlacementRow, Workload, placement_rows, simulate, stranded_gpus
+from gpuplan.fragmentation import ClusterState, NodeGrant, Workload, placement_rows, simulate, stranded_gpus
 from gpuplan.importers.alibaba import TracePod, instance_data, read_nodes, read_pods
 
 TRACE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "traces" / "alibaba-gpu-v2023"
@@ -87,7 +87,7 @@ def pod_stream(pods: tuple[TracePod, ...], capacity: int, inflation: float) -> l
     return stream
 
 
-def allocated(state: ClusterState, rows: list[PlacementRow]) -> tuple[float, float]:
+def allocated(state: ClusterState, rows: list[NodeGrant]) -> tuple[float, float]:
     """(GPUs held whole, GPU shares held by sharing pods) of the rows."""
     tasks = state.tasks
     whole = sum(row.gpus for row in rows if row.gpu_index is None)
@@ -95,7 +95,7 @@ def allocated(state: ClusterState, rows: list[PlacementRow]) -> tuple[float, flo
     return float(whole), shared
 
 
-def check_rows(instance: gp.Instance, rows: list[PlacementRow], expected_total: float) -> str:
+def check_rows(instance: gp.Instance, rows: list[NodeGrant], expected_total: float) -> str:
     """The verifier's rules (models/assignment.md, rules 1-9) on the rows, and its count of
     allocated GPUs against ours. Returns "" when both agree, else what went wrong."""
     violations = gp.verify_rows(instance, rows, objective="utilization")
@@ -144,7 +144,7 @@ def run_offline(instance: gp.Instance, workload: Workload, args, start=None) -> 
 
 def run_batches(nodes, stream: list[TracePod], workload: Workload, args) -> Outcome:
     placed: list[TracePod] = []
-    rows: list[PlacementRow] = []
+    rows: list[NodeGrant] = []
     statuses: dict[str, int] = {}
     worst_gap, seconds = 0.0, 0.0
     for start in range(0, len(stream), args.batch_size):
@@ -179,7 +179,7 @@ def run_batches(nodes, stream: list[TracePod], workload: Workload, args) -> Outc
                         f"worst gap {100 * worst_gap:.3f}%; {seconds:.0f} s")
 
 
-def batch_instance(nodes, placed: list[TracePod], batch: list[TracePod], rows: list[PlacementRow]) -> gp.Instance:
+def batch_instance(nodes, placed: list[TracePod], batch: list[TracePod], rows: list[NodeGrant]) -> gp.Instance:
     """The cluster with the pods placed so far running where they are (kept: neither migratable
     nor preemptible) and the batch's pods queued."""
     data = instance_data(nodes, placed + batch, name="alibaba-batch")

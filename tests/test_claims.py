@@ -197,7 +197,7 @@ def test_fairness_weights_sum_over_tenants_with_demand():
     # models/assignment.md: t (weight 1) with four 1-GPU jobs, u (weight 3) without any job, one
     # 4-GPU node. The weight sum runs over tenants with demand, so E_t = min(D_t = 4, GPUs x 1/1
     # = 4) = 4 (over all tenants it would be 4 x 1/4 = 1): one job placed holds 1 of 4, share 1/4.
-    from gpuplan.model.assignment.tenants import tenant_entitlements
+    from gpuplan.index.assignment import tenant_entitlements
 
     instance = cluster([pool("k0", "A", 4, 1)], [job(f"j{i}", {"A": 1}) for i in range(4)],
                        tenants=[{"id": "t", "weight": 1}, {"id": "u", "weight": 3}], options={"objective": "fairness"})

@@ -13,7 +13,7 @@ from builders import cluster, job, pool
 from gpuplan.fragmentation.measure import Workload, _node_fragmentation, node_fragmentation
 from gpuplan.heuristics.assignment.state import SHARE, ClusterState
 from gpuplan.index.assignment import build_index
-from gpuplan.instance.placement import Placement
+from gpuplan.index.node_grant import NodeGrant
 
 
 def _scan_best_fit(state, pools, size, cpu, memory):
@@ -63,14 +63,14 @@ def test_best_fit_and_best_share_are_those_of_a_full_scan(seed):
             # the node's own fullest fitting GPU agrees with the cluster-wide choice on that node
             if found is not None:
                 assert state.share_on(found[0], j.gpu_share_milli, j.cpu_milli, j.host_memory_mib) is not None
-                state.take(Placement(j.id, found[0], 1, found[1]))
+                state.take(NodeGrant(j.id, found[0], 1, found[1]))
         else:
             size = j.gpus_on("A")
             for subset in (pools, ["b", "a"], ["c"]):
                 assert state.best_fit(subset, size, j.cpu_milli, 0) == _scan_best_fit(state, subset, size, j.cpu_milli, 0)
             found = state.best_fit(pools, size, j.cpu_milli, 0)
             if found is not None:
-                state.take(Placement(j.id, found, size))
+                state.take(NodeGrant(j.id, found, size))
         answered += found is not None
     assert answered > 20   # the cluster fills up: later answers come from changed lists
 

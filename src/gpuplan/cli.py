@@ -165,7 +165,7 @@ def batch(
     mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative gap to stop at"),
     resume: bool = typer.Option(False, "--resume", help="skip instances finished earlier with the same content and options"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace finished results"),
-    problem: Optional[str] = typer.Option(None, help="problem to solve (default: the instance's own, from its sections)"),
+    problem: str = typer.Option("assignment", help="problem every instance of the batch is solved as"),
     objective: Optional[str] = typer.Option(None, help="override options.objective: throughput|cost|utilization|fairness"),
     method: str = typer.Option("milp", help="milp (exact) or greedy (baseline)"),
 ):

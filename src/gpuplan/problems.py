@@ -63,11 +63,13 @@ class Problem:
         """The objective to solve for; ValueError naming the problem and what is missing or unknown."""
         missing = self.missing_sections(instance)
         if missing:
-            raise ValueError(f"problem '{self.name}' needs the section(s) {', '.join(missing)}, "
-                             "which the instance lacks or leaves empty")
+            raise ValueError(self.lacking(missing))
         objective = objective or self.default_objective(instance)
         self.check_names(objective=objective, method=method)
         return objective
+
+    def lacking(self, missing: list[str]) -> str:
+        return f"problem '{self.name}' needs the section(s) {', '.join(missing)}, which the instance lacks or leaves empty"
 
     def check_names(self, *, objective: str | None = None, method: str | None = None) -> None:
         if objective is not None and objective not in self.objectives:
@@ -108,8 +110,8 @@ def of_instance(instance: Instance) -> Problem:
     for problem in PROBLEMS.values():
         if not problem.missing_sections(instance):
             return problem
-    needs = "; ".join(f"{p.name} needs {', '.join(p.sections)}" for p in PROBLEMS.values())
-    raise ValueError(f"the instance holds the sections of no problem ({needs})")
+    raise ValueError("the instance is for no problem: "
+                     + "; ".join(p.lacking(p.missing_sections(instance)) for p in PROBLEMS.values()))
 
 
 def get(name: str) -> Problem:

@@ -21,7 +21,7 @@ from .workspace import ALIBABA_NODES, ALIBABA_PODS, TINY_GAP, Workspace
 
 VALIDATE = ("validate", "{inst}")
 SOLVE = ("solve", "{inst}", "--method", "{method}", "--out", "{out}")
-BATCH = ("batch", "{inst}", "--out", "{out}", "--workers", "1", "--method", "{method}")
+BATCH = ("batch", "{inst}", "--out", "{out}", "--workers", "1", "--problem", "{problem}", "--method", "{method}")
 GAP = ("import", "gap", "{src}", "-o", "{out}.json")
 ALIBABA = ("import", "alibaba", "{nodes}", "{pods}", "-o", "{out}.json")
 GENERATE = ("generate", "assignment", "--gpus", "16", "--jobs", "4", "-o", "{out}.json")

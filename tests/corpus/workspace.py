@@ -74,7 +74,7 @@ class Workspace:
         self.file("pods.csv", pods, key="pods")
 
     def fill(self, args) -> list[str]:
-        values = {k: str(v) for k, v in self.paths.items()} | {"method": self.sample.method}
+        values = {k: str(v) for k, v in self.paths.items()} | {"method": self.sample.method, "problem": self.problem}
         return [str(a).format(**values) for a in args]
 
     def snapshot(self) -> set[Path]:

@@ -68,7 +68,7 @@ class Batch:
     # ------------------------------------------------------------ before any work
 
     @classmethod
-    def prepare(cls, paths, out=None, *, problem: str | None = None, workers: int | None = None,
+    def prepare(cls, paths, out=None, *, problem: str = "assignment", workers: int | None = None,
                 scheduler=None, time_limit: float | None = None, mip_gap: float = 1e-4,
                 objective: str | None = None, method: str = "milp", resume: bool = False,
                 overwrite: bool = False) -> "Batch":
@@ -166,8 +166,7 @@ def solve_options(problem, objective, method, time_limit, mip_gap) -> dict:
     from ..problems import get
     from ..solver import SolveOptions
 
-    if problem is not None:   # None: each instance's own problem
-        get(problem).check_names(objective=objective, method=method)
+    get(problem).check_names(objective=objective, method=method)
     SolveOptions(time_limit=time_limit, mip_gap=mip_gap)  # raises on a bad time limit or gap
     return {"problem": problem, "objective": objective, "method": method, "time_limit": time_limit,
             "mip_gap": mip_gap, "threads": BATCH_THREADS, "seed": BATCH_SEED}

@@ -26,9 +26,10 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ..index.node_grant import NodeGrant
 from ..instance.schema import Instance
 from .measure import Workload, node_fragmentation, stranded_gpus
-from .state import MILLI, ClusterState, PlacementRow, placement_rows
+from .state import MILLI, ClusterState, placement_rows
 
 POLICIES = ("best_fit", "fgd")
 
@@ -84,7 +85,7 @@ class Simulation:
     it placed and dropped in order, and the time spent deciding."""
 
     policy: str
-    rows: list[PlacementRow]
+    rows: list[NodeGrant]
     placed: list[str]
     dropped: list[str]
     decision_seconds: float
@@ -102,7 +103,7 @@ class Simulation:
 
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame: job, node, gpus, gpu_index (nullable integer)."""
-        frame = pd.DataFrame(self.rows, columns=list(PlacementRow._fields))
+        frame = pd.DataFrame(self.rows, columns=list(NodeGrant._fields))
         frame["gpu_index"] = frame["gpu_index"].astype("Int64")
         return frame
 

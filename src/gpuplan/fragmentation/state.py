@@ -12,25 +12,17 @@ GPU type it allows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
+from ..index.node_grant import NodeGrant
 from ..instance.nodes import node_infos
 from ..instance.schema import Instance, Job
 
 MILLI = 1000
 UNLIMITED = np.int64(2**62)  # CPU / memory of a node without a limit
-
-
-class PlacementRow(NamedTuple):
-    """One placement row, as gpuplan.verify reads them: ``gpu_index`` only for sharing jobs."""
-
-    job: str
-    node: str
-    gpus: int
-    gpu_index: int | None = None
 
 
 @dataclass
@@ -136,22 +128,22 @@ class ClusterState:
 
     # ------------------------------------------------------------ changes
 
-    def place(self, j: int, n: int, g: int | None = None) -> PlacementRow:
+    def place(self, j: int, n: int, g: int | None = None) -> NodeGrant:
         """Put job ``j`` on node ``n`` (on GPU ``g`` if it shares one) and return its row."""
         t = self.tasks
         self.cpu_free[n] -= t.cpu[j]
         self.mem_free[n] -= t.mem[j]
         job_id, node_id = t.ids[j], self.node_ids[n]
         if t.gpus[j] == 0:
-            return PlacementRow(job_id, node_id, 0)
+            return NodeGrant(job_id, node_id, 0)
         if t.milli[j] < MILLI:
             self.gpu_free[n, g] -= t.milli[j]
-            return PlacementRow(job_id, node_id, 1, int(g))
+            return NodeGrant(job_id, node_id, 1, int(g))
         idle = np.flatnonzero(self.gpu_free[n] == MILLI)[: t.gpus[j]]
         self.gpu_free[n, idle] = 0
-        return PlacementRow(job_id, node_id, int(t.gpus[j]))
+        return NodeGrant(job_id, node_id, int(t.gpus[j]))
 
-    def apply_rows(self, rows: Iterable[PlacementRow]) -> None:
+    def apply_rows(self, rows: Iterable[NodeGrant]) -> None:
         """Apply placement rows, checking that they fit (ValueError names the row otherwise)."""
         rows = list(rows)
         t = self.tasks
@@ -165,7 +157,7 @@ class ClusterState:
                 raise ValueError(f"placement {tuple(row)}: {problem}")
             self.place(j, n, row.gpu_index)
 
-    def _row_problem(self, j: int, n: int, row: PlacementRow) -> str | None:
+    def _row_problem(self, j: int, n: int, row: NodeGrant) -> str | None:
         t = self.tasks
         if not t.allowed[j, self.node_type[n]]:
             return "the job may not use this node's GPU type"
@@ -186,24 +178,24 @@ class ClusterState:
         return None if idle >= t.gpus[j] else f"only {idle} idle GPU(s) on the node"
 
 
-def placement_rows(placements) -> list[PlacementRow]:
+def placement_rows(placements) -> list[NodeGrant]:
     """Rows from tuples, dicts, CurrentPlacement records or a DataFrame (``gpu_index`` optional)."""
     if placements is None:
         return []
     if isinstance(placements, pd.DataFrame):
         frame = placements
         index = frame["gpu_index"] if "gpu_index" in frame else pd.Series([None] * len(frame), index=frame.index)
-        return [PlacementRow(job, node, int(gpus), None if pd.isna(g) else int(g))
+        return [NodeGrant(job, node, int(gpus), None if pd.isna(g) else int(g))
                 for job, node, gpus, g in zip(frame["job"], frame["node"], frame["gpus"], index)]
     rows = []
     for row in placements:
         if isinstance(row, dict):
-            rows.append(PlacementRow(row["job"], row["node"], int(row["gpus"]), _index(row.get("gpu_index"))))
+            rows.append(NodeGrant(row["job"], row["node"], int(row["gpus"]), _index(row.get("gpu_index"))))
         elif hasattr(row, "job") and hasattr(row, "node"):
-            rows.append(PlacementRow(row.job, row.node, int(row.gpus), _index(getattr(row, "gpu_index", None))))
+            rows.append(NodeGrant(row.job, row.node, int(row.gpus), _index(getattr(row, "gpu_index", None))))
         else:
             job, node, gpus, *rest = row
-            rows.append(PlacementRow(job, node, int(gpus), _index(rest[0] if rest else None)))
+            rows.append(NodeGrant(job, node, int(gpus), _index(rest[0] if rest else None)))
     return rows
 
 

@@ -1,1 +1,2 @@
-"""Pyomo-free derived sets, one module per problem."""
+"""Pyomo-free derived sets, one module per problem (assignment.py, with its row type in
+node_grant.py)."""

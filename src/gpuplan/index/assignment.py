@@ -12,7 +12,8 @@ product inside a rule:
   once per level and the counts can always be turned into distinct nodes.
 - **Job groups**: jobs identical in every field the model reads (and not running, and never
   on whole nodes) are one group decided by a count; this is exact.
-- Running jobs, their current value, tenant demand, and why a job can never run.
+- Running jobs, their current value, tenant demand and entitlements, and why a job can never
+  run.
 
 See ``models/assignment.md`` for the meaning of every set.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from collections.abc import Container
 
 from ..instance.nodes import NodeInfo, covers_need, holds_node_whole, node_infos
 from ..instance.schema import Instance, Job
@@ -124,6 +126,11 @@ class PoolIndex:
     free: list[str] = field(default_factory=list)
     held: dict[str, list[str]] = field(default_factory=dict)   # running job -> nodes it holds whole
     shared: list[str] = field(default_factory=list)
+
+    def free_or_released(self, kept: Container[str] = ()) -> list[str]:
+        """Nodes the pool gives whole without touching a shared node: the free ones, then those
+        held whole by running jobs not in ``kept`` (by default every running job lets go)."""
+        return self.free + [n for r, nodes in self.held.items() if r not in kept for n in nodes]
 
 
 @dataclass
@@ -571,7 +578,7 @@ def _choose_class_modes(classes: dict[str, GpuClass], pools: dict[str, PoolIndex
                 pool.shared, pool.free, pool.held = list(pool.nodes), [], {}
             gpu_class.shared = [n for pool in members for n in pool.shared]
             continue
-        releasable = sum(len(p.free) + sum(len(v) for v in p.held.values()) for p in members)
+        releasable = sum(len(p.free_or_released()) for p in members)
         budget = min(max_patterns, max(1, releasable) * max(1, len(gpu_class.sizes)))
         patterns = maximal_patterns(gpu_class.sizes, gpu_class.gpus_per_node, budget) if gpu_class.sizes else []
         if patterns is None:
@@ -632,3 +639,16 @@ def _tenant_demand(instance: Instance, pack_by_job, span, running) -> dict[str, 
     for job in instance.jobs:
         demand[job.tenant] += need.get(job.id, 0)
     return demand
+
+
+def tenant_entitlements(instance: Instance, idx: AssignmentIndex) -> dict[str, float]:
+    """E_t = min(D_t, M_t, usable GPUs x weight share), over tenants with demand: a tenant is
+    never owed more than it asks for or than its cap lets it hold."""
+    with_demand = [t for t in instance.tenants if idx.demand[t.id] > 0]
+    total_weight = sum(t.weight for t in with_demand)
+    return {t.id: min(idx.demand[t.id], _cap(t.max_gpus), idx.usable_gpus * t.weight / total_weight)
+            for t in with_demand}
+
+
+def _cap(max_gpus: int | None) -> float:
+    return float("inf") if max_gpus is None else max_gpus

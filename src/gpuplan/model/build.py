@@ -11,7 +11,7 @@ from typing import Any
 
 from ..instance.schema import Instance
 from .objective import add_objective
-from .terms import Term, value_kind
+from .terms import Term
 
 # The expressions through which blocks meet (a block reads another's results only through
 # these, never its variables). A block publishes one with BuiltModel.publish; a block that
@@ -23,7 +23,8 @@ INTERFACES = {
 
 @dataclass
 class BuiltModel:
-    """The Pyomo model with what the blocks share: the index and the registered terms."""
+    """The Pyomo model with what the blocks share: the index and the registered terms (their
+    weights come from the problem's registry entry when the objective is added)."""
 
     model: pyo.ConcreteModel
     index: Any                      # the problem's Pyomo-free index (gpuplan.index.<problem>)
@@ -45,10 +46,6 @@ class BuiltModel:
     @property
     def instance(self) -> Instance:
         return self.index.instance
-
-    @property
-    def value_kind(self) -> str | None:
-        return value_kind(self.objective)
 
     def add_term(self, name: str, expr) -> None:
         """Add ``expr`` to term ``name``; several blocks may contribute to one term."""

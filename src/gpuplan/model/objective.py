@@ -1,4 +1,5 @@
-"""The objective: the weighted sum of the named terms the chosen objective lists."""
+"""The objective: the weighted sum of the named terms the chosen objective lists, with the
+weights of the problem's registry entry."""
 
 from __future__ import annotations
 

@@ -1,43 +1,14 @@
-"""Named objective terms: which terms each objective adds up, with which weight and sense.
+"""Named objective terms, shared by every problem.
 
-Blocks register term *expressions* by name; the objective block combines the ones its
-objective lists. Every term is reported with its value, weight and contribution.
+Blocks register term *expressions* by name; the objective block weighs the ones the problem's
+objective lists (each problem keeps its weights in model/<problem>/). Every term is reported
+with its value, weight and contribution.
 """
 
 from __future__ import annotations
 
-from ..instance.schema import ASSIGNMENT_OBJECTIVES
-
 from dataclasses import dataclass
 from typing import Any
-
-SENSE = ASSIGNMENT_OBJECTIVES
-
-# Tie-break weight of the fairness objective, divided by the cluster's usable GPUs so that all
-# tie-breaks together stay far below one unit of the minimum share.
-FAIRNESS_TIEBREAK = 1e-3
-
-
-def objective_weights(objective: str, usable_gpus: int) -> dict[str, float]:
-    """Term name -> weight for ``objective`` (see the Objectives table in models/assignment.md)."""
-    if objective == "throughput":
-        return {"throughput": 1.0, "cross_site_loss": -1.0, "mixed_type_loss": -1.0,
-                "migration_cost": -1.0, "preemption_cost": -1.0}
-    if objective == "cost":
-        return {"job_cost": 1.0, "cross_site_loss": 1.0, "mixed_type_loss": 1.0,
-                "migration_cost": 1.0, "preemption_cost": 1.0}
-    if objective == "utilization":
-        return {"allocated_gpus": 1.0, "migration_cost": -1.0, "preemption_cost": -1.0}
-    if objective == "fairness":
-        tie = FAIRNESS_TIEBREAK / max(1, usable_gpus)
-        return {"min_tenant_share": 1.0, "allocated_gpus": tie, "migration_cost": -tie,
-                "preemption_cost": -tie}
-    raise ValueError(f"unknown objective '{objective}' (expected one of {', '.join(SENSE)})")
-
-
-def value_kind(objective: str) -> str | None:
-    """What a job's value V_j means for the losses: throughput, cost, or nothing to lose."""
-    return {"throughput": "throughput", "cost": "cost"}.get(objective)
 
 
 @dataclass

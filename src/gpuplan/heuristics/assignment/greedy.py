@@ -15,17 +15,14 @@ from collections import defaultdict, deque
 from itertools import islice
 from dataclasses import dataclass, field
 
-from ...index.assignment import AssignmentIndex, PackPair, accounts_cpu
-from ...instance.placement import Placement, current_rows
-from ...model.assignment.tenants import tenant_entitlements
+from ...index.assignment import AssignmentIndex, PackPair, accounts_cpu, tenant_entitlements
+from ...index.node_grant import NodeGrant, current_rows
 from .state import ClusterState
-
-Row = Placement
 
 
 @dataclass
 class GreedyOutcome:
-    rows: list[Row]
+    rows: list[NodeGrant]
     complete: bool             # required jobs placed and floors met
     message: str = ""
 
@@ -34,7 +31,7 @@ class GreedyOutcome:
 class _Option:
     value: float               # higher is better
     fit: float                 # lower is tighter
-    rows: list[Row]
+    rows: list[NodeGrant]
     gpus: int
     pools: frozenset = frozenset()   # where it puts the job (to match the LP's choice)
     packed: bool = False             # inside one node (else whole nodes)
@@ -72,7 +69,7 @@ def greedy(idx: AssignmentIndex, objective: str, guide: LpGuide | None = None) -
     tenants = {t.id: t for t in instance.tenants}
     held = defaultdict(float)
     kept = _kept_within_caps(idx, [r for r in sorted(idx.running) if _keeps(idx, r, guide)], tenants, held)
-    rows: list[Row] = [row for r in kept for row in current_rows(idx.running[r])]
+    rows: list[NodeGrant] = [row for r in kept for row in current_rows(idx.running[r])]
     state = ClusterState(idx, list(rows))
     pack_of = {j: idx.pack_pairs_of_job(j) for j in idx.jobs}
     kept_set = set(kept)
@@ -162,12 +159,12 @@ def _guided_node_option(idx, state, job, budgets: dict[str, float] | None, objec
             index = state.share_on(node, job.gpu_share_milli, job.cpu_milli, job.host_memory_mib)
             if index is None:
                 continue
-            row, held = Placement(job.id, node, 1, index), job.gpu_share_milli / 1000
+            row, held = NodeGrant(job.id, node, 1, index), job.gpu_share_milli / 1000
         else:
             size = 0 if job.cpu_only else job.gpus_on(info.gpu_type)
             if not state.fits(node, size, job.cpu_milli, job.host_memory_mib):
                 continue
-            row, held = Placement(job.id, node, size), size
+            row, held = NodeGrant(job.id, node, size), size
         option = job.option(info.gpu_type) if not job.cpu_only else None
         value = _option_value(objective, job.priority, option.throughput if option else 0.0,
                               option.cost_per_hour if option else 0.0, held)
@@ -307,12 +304,12 @@ def job_options(idx, state, job_id: str, pairs: list[PackPair], objective: str) 
             if found is None:
                 continue
             node, index = found
-            row, held, fit = Placement(job_id, node, 1, index), job.gpu_share_milli / 1000, 0
+            row, held, fit = NodeGrant(job_id, node, 1, index), job.gpu_share_milli / 1000, 0
         else:
             node = state.best_fit(pools, pair.size, job.cpu_milli, job.host_memory_mib)
             if node is None:
                 continue
-            row, held, fit = Placement(job_id, node, pair.size), pair.size, state.free[node] - pair.size
+            row, held, fit = NodeGrant(job_id, node, pair.size), pair.size, state.free[node] - pair.size
         value = _option_value(objective, job.priority, pair.throughput, pair.cost, held)
         options.append(_Option(value, fit, [row], held, frozenset([idx.nodes[node].pool]), packed=True))
     if job_id in idx.span:
@@ -372,7 +369,7 @@ def _span_options(idx, state, job, objective) -> list[_Option]:
         gpus = sum(idx.nodes[n].gpus for n in nodes)
         spare = sum(len(state.whole_nodes(k)) for k in pool_ids) - len(nodes)
         value = _option_value(objective, job.priority, throughput, cost, gpus)
-        yield _Option(value, spare, [Placement(job.id, n, idx.nodes[n].gpus) for n in nodes], gpus,
+        yield _Option(value, spare, [NodeGrant(job.id, n, idx.nodes[n].gpus) for n in nodes], gpus,
                       frozenset(idx.nodes[n].pool for n in nodes))
 
 

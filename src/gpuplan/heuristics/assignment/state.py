@@ -21,13 +21,13 @@ from collections import defaultdict
 from sortedcontainers import SortedList
 
 from ...index.assignment import AssignmentIndex
-from ...instance.placement import Placement
+from ...index.node_grant import NodeGrant
 
 SHARE = 1000
 
 
 class ClusterState:
-    def __init__(self, idx: AssignmentIndex, rows: list[Placement]):
+    def __init__(self, idx: AssignmentIndex, rows: list[NodeGrant]):
         self.idx = idx
         self.free: dict[str, int] = {}                                    # whole GPUs free
         self.cpu: dict[str, int | None] = {}
@@ -60,7 +60,7 @@ class ClusterState:
             ranked.add((free, node))
         self.free[node] = free
 
-    def take(self, row: Placement) -> None:
+    def take(self, row: NodeGrant) -> None:
         job, info = self.idx.instance_job(row.job), self.idx.nodes[row.node]
         self.untouched[info.pool].discard(row.node)
         if row.gpu_index is not None:
@@ -86,7 +86,7 @@ class ClusterState:
         on_node[index] = shared[key]
         ranked.add((SHARE - shared[key], node, index))
 
-    def _holds_whole(self, job, info, row: Placement) -> bool:
+    def _holds_whole(self, job, info, row: NodeGrant) -> bool:
         """A multi-node job's row: a new one needs more GPUs than the node has; a running job's
         current row holds the node whole when the job is on 2+ nodes with all of this one's."""
         if job.cpu_only or row.gpu_index is not None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..terms import FAIRNESS_TIEBREAK
+from .objectives import FAIRNESS_TIEBREAK
 
 
 def trivial_bound(idx, objective: str) -> float:

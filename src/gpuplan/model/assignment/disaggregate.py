@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 import pyomo.environ as pyo
 
 from ...instance.fields import MILLI_PER_GPU
-from ...instance.placement import Placement, current_rows
+from ...index.node_grant import NodeGrant, current_rows
 
 SHARE = MILLI_PER_GPU
 
 
 @dataclass
 class Disaggregation:
-    rows: list[Placement]
+    rows: list[NodeGrant]
     dropped: list[str] = field(default_factory=list)   # sharing jobs whose GPU packing failed
 
 
@@ -66,10 +66,7 @@ def solution_rows(built) -> Disaggregation:
 
 
 def _whole_node_supply(m, pool, kept: set[str]) -> list[str]:
-    supply = list(pool.free)
-    for r, nodes in pool.held.items():
-        if r not in kept:
-            supply.extend(nodes)
+    supply = pool.free_or_released(kept)
     supply.extend(n for n in pool.shared if n in m.WHOLE_NODES and _count(m.whole[n]) == 1)
     return supply
 
@@ -79,7 +76,7 @@ def _old_nodes(idx, job: str) -> set[str]:
     return set(run.rows) if run else set()
 
 
-def _take_whole_nodes(idx, job: str, unit, count: int, supply: dict[str, list[str]]) -> list[Placement]:
+def _take_whole_nodes(idx, job: str, unit, count: int, supply: dict[str, list[str]]) -> list[NodeGrant]:
     available = [n for k in unit.pools for n in supply[k]]
     old = _old_nodes(idx, job)
     chosen = [n for n in available if n not in old][:count]
@@ -88,7 +85,7 @@ def _take_whole_nodes(idx, job: str, unit, count: int, supply: dict[str, list[st
         raise RuntimeError(f"disaggregation: unit '{unit.id}' has too few whole nodes for job '{job}'")
     for n in chosen:
         supply[idx.nodes[n].pool].remove(n)
-    return [Placement(job, n, unit.gpus_per_node) for n in chosen]
+    return [NodeGrant(job, n, unit.gpus_per_node) for n in chosen]
 
 
 def _pattern_nodes(m, gpu_class, supply) -> list[tuple[str, tuple[int, ...]]]:
@@ -120,10 +117,10 @@ def _members(m, idx) -> dict[tuple, list[str]]:
     return members
 
 
-def _packed_rows(m, idx, gpu_class, pairs, pattern_nodes, members) -> list[Placement]:
+def _packed_rows(m, idx, gpu_class, pairs, pattern_nodes, members) -> list[NodeGrant]:
     if gpu_class.mode == "knapsack":  # one node holds every job of the class
         node = gpu_class.shared[0]
-        return [Placement(job, node, pair.size) for pair in pairs for job in members.get((pair.group, gpu_class.id), [])]
+        return [NodeGrant(job, node, pair.size) for pair in pairs for job in members.get((pair.group, gpu_class.id), [])]
     places: dict[int, list[str]] = defaultdict(list)  # size -> nodes, one entry per place
     for n in gpu_class.shared:
         for z in gpu_class.sizes:
@@ -138,7 +135,7 @@ def _packed_rows(m, idx, gpu_class, pairs, pattern_nodes, members) -> list[Place
             slots = places[pair.size]
             old = _old_nodes(idx, job)
             pick = next((i for i, n in enumerate(slots) if n not in old), 0)
-            rows.append(Placement(job, slots.pop(pick), pair.size))
+            rows.append(NodeGrant(job, slots.pop(pick), pair.size))
     return rows
 
 
@@ -153,7 +150,7 @@ def _assigned_rows(m, idx, members, kept: set[str], result: Disaggregation) -> N
             if group.sharing:
                 sharing_on[n].append(job)
             else:
-                result.rows.append(Placement(job, n, idx.node_pack[g, n]))
+                result.rows.append(NodeGrant(job, n, idx.node_pack[g, n]))
     whole_held = defaultdict(int)
     for row in result.rows:
         if row.gpu_index is None:
@@ -183,7 +180,7 @@ def pack_shares(idx, node: str, jobs: list[str], pinned: dict[int, int], limit: 
     """Put sharing jobs on GPU indices of ``node`` (see :func:`pack_or_drop`)."""
     items = [(j, idx.instance_job(j).gpu_share_milli, idx.instance_job(j).best_worth) for j in jobs]
     packing, dropped = pack_or_drop(items, pinned, limit, idx.nodes[node].gpus)
-    return [Placement(j, node, 1, i) for j, i in packing.items()], dropped
+    return [NodeGrant(j, node, 1, i) for j, i in packing.items()], dropped
 
 
 def pack_or_drop(items, pinned: dict[int, int], limit: int, gpus: int):

@@ -45,17 +45,15 @@ def nodes_class(idx, node: str) -> str:
     return idx.pools[idx.nodes[node].pool].gpu_class
 
 
-def releasable_nodes(idx, gpu_class) -> int:
-    return sum(len(idx.pools[k].free) + sum(len(v) for v in idx.pools[k].held.values()) for k in gpu_class.pools)
-
-
 def _add_patterns(m, idx) -> None:
-    pairs = [(c, q) for c, cls in idx.classes.items() if cls.mode == "patterns" for q in range(len(cls.patterns))]
+    patterned = {c: cls for c, cls in idx.classes.items() if cls.mode == "patterns"}
+    # A pattern fills at most every node of its class: free, released or shared.
+    most = {c: sum(len(idx.pools[k].free_or_released()) for k in cls.pools) + len(cls.shared)
+            for c, cls in patterned.items()}
+    pairs = [(c, q) for c, cls in patterned.items() for q in range(len(cls.patterns))]
     m.CLASS_PATTERNS = pyo.Set(dimen=2, ordered=True, initialize=pairs, doc="(GPU class, pattern) of classes in pattern mode")
-    m.patterns = pyo.Var(
-        m.CLASS_PATTERNS, domain=pyo.NonNegativeIntegers,
-        bounds=lambda _, c, q: (0, releasable_nodes(idx, idx.classes[c]) + len(idx.classes[c].shared)),
-        doc="free nodes of the class packed with the pattern")
+    m.patterns = pyo.Var(m.CLASS_PATTERNS, domain=pyo.NonNegativeIntegers, bounds=lambda _, c, q: (0, most[c]),
+                         doc="free nodes of the class packed with the pattern")
 
 
 def _add_class_slots_max(m, classes, pack) -> None:
@@ -81,10 +79,11 @@ def _add_class_slots_max(m, classes, pack) -> None:
 
 
 def pool_supply(m, idx, k):
-    """S_k: whole nodes pool k can give: free, released by running jobs not kept, shared freed."""
+    """S_k: whole nodes pool k can give: free, released by running jobs not kept, shared freed
+    (written as every free or releasable node, less those kept running jobs hold)."""
     pool = idx.pools[k]
-    supply = len(pool.free)
-    supply += sum(len(held) * (1 - m.keep[r]) for r, held in pool.held.items())
+    supply = len(pool.free_or_released())
+    supply -= sum(len(held) * m.keep[r] for r, held in pool.held.items())
     supply += sum(m.whole[n] for n in pool.shared if n in m.WHOLE_NODES)
     return supply
 

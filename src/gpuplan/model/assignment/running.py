@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
+from .objectives import value_kind
+
 
 def add_running(built) -> None:
     m, idx, instance = built.model, built.index, built.instance
@@ -16,7 +18,7 @@ def add_running(built) -> None:
     built.add_term("throughput", sum(priority[r.job] * r.throughput * m.keep[r.job] for r in runs))
     built.add_term("job_cost", sum(r.cost * m.keep[r.job] for r in runs))
     built.add_term("allocated_gpus", sum(r.gpus * m.keep[r.job] for r in runs))
-    kind = built.value_kind
+    kind = value_kind(built.objective)
     if kind is not None:
         for name, flag, penalty in (
             ("cross_site_loss", "spans_sites", options.cross_site_penalty),

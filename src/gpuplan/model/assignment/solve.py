@@ -10,7 +10,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from ...heuristics.assignment import GreedyOutcome, greedy
-from ...instance.placement import Placement
+from ...index.node_grant import NodeGrant
 from ...index.assignment import AssignmentIndex, build_index
 from ...instance.schema import Instance
 from .. import InfeasibleInstance, build_model
@@ -18,7 +18,7 @@ from ...request import SolveRequest
 from .bounds import trivial_bound
 from .disaggregate import solution_rows
 from .neighborhoods import ShareRepair, node_neighborhoods
-from ..terms import SENSE, objective_weights
+from .objectives import SENSE, objective_weights
 from .warm_start import apply_start
 from ...heuristics.assignment.reasons import unplaced_reasons
 from .rounding import lp_guide
@@ -249,7 +249,7 @@ def _user_start(ctx, start):
     """A start the caller supplies, checked against the rules before it is used, and its
     evaluation."""
     rows = start.placements if isinstance(start, Result) else start
-    rows = [Placement(*row) for row in placement_rows(rows)]
+    rows = [NodeGrant(*row) for row in placement_rows(rows)]
     violations, evaluation = _judged(ctx, rows)
     if violations:
         raise ValueError(f"start is not a valid placement: {violations[0]}")

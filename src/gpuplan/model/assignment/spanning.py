@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import pyomo.environ as pyo
 
+from .objectives import value_kind
 from .running import _loss_weight
 
 
@@ -19,7 +20,7 @@ def add_spanning(built) -> None:
     units = idx.units
     span = idx.span
     jobs = {job.id: job for job in instance.jobs}
-    kind = built.value_kind
+    kind = value_kind(built.objective)
 
     m.SPAN_JOBS = pyo.Set(initialize=sorted(span), ordered=True, doc="jobs that may take whole nodes")
     m.SPAN = pyo.Set(dimen=2, ordered=True, initialize=[(j, k) for j in m.SPAN_JOBS for k in span[j].units],

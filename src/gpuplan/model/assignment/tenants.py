@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import pyomo.environ as pyo
 
+from ...index.assignment import tenant_entitlements
 from ..build import InfeasibleInstance
 
 
@@ -56,16 +57,3 @@ def add_tenants(built) -> None:
             m.SHARE_TENANTS, rule=lambda _, t: entitlement[t] * m.tenant_share <= sum(held[t]),
             doc="fairness: the minimum share")
         built.add_term("min_tenant_share", m.tenant_share)
-
-
-def tenant_entitlements(instance, idx) -> dict[str, float]:
-    """E_t = min(D_t, M_t, usable GPUs x weight share), over tenants with demand: a tenant is
-    never owed more than it asks for or than its cap lets it hold."""
-    with_demand = [t for t in instance.tenants if idx.demand[t.id] > 0]
-    total_weight = sum(t.weight for t in with_demand)
-    return {t.id: min(idx.demand[t.id], _cap(t.max_gpus), idx.usable_gpus * t.weight / total_weight)
-            for t in with_demand}
-
-
-def _cap(max_gpus: int | None) -> float:
-    return float("inf") if max_gpus is None else max_gpus

@@ -12,9 +12,10 @@ from collections import Counter, defaultdict
 
 import pyomo.environ as pyo
 
-from ...index.assignment import best_split_value
-from ...instance.placement import current_rows
-from .tenants import held_gpus, tenant_entitlements
+from ...index.assignment import best_split_value, tenant_entitlements
+from ...index.node_grant import current_rows
+from .objectives import value_kind
+from .tenants import held_gpus
 
 
 class _NotExpressible(Exception):
@@ -143,7 +144,7 @@ def _spanning_values(built, job: str, nodes: dict[str, int], put) -> None:
 
 def _share_and_loss_values(built, job, span, per_unit, flags, put) -> None:
     m, idx = built.model, built.index
-    kind = built.value_kind
+    kind = value_kind(built.objective)
     if kind is None:
         return
     option = idx.instance_job(job).option
@@ -179,8 +180,7 @@ def _class_values(m, idx, gpu_class, content, whole_taken, kept, put) -> None:
     if gpu_class.mode != "patterns":
         return
     pools = [idx.pools[k] for k in gpu_class.pools]
-    releasable = [n for p in pools for n in p.free] + \
-        [n for p in pools for r, nodes in p.held.items() if r not in kept for n in nodes]
+    releasable = [n for p in pools for n in p.free_or_released(kept)]
     used = Counter()
     for n in releasable:
         if n in whole_taken or not content.get(n):
