@@ -34,7 +34,8 @@ MICRO = {
     "site_series": [{"site": "s0", "period": t, "price_per_kwh": 0.1, "carbon_g_per_kwh": 500.0,
                      "outdoor_temp_c": temp} for t, temp in enumerate([10.0, 20.0, 30.0, 40.0])]
     + [{"site": "s1", "period": t, "price_per_kwh": 0.2, "carbon_g_per_kwh": 100.0} for t in range(4)],
-    "pue_curve": [{"site": "s0", "outdoor_temp_c": 15.0, "pue": 1.1}, {"site": "s0", "outdoor_temp_c": 35.0, "pue": 1.5}],
+    "pue_curve": [{"site": "s0", "outdoor_temp_c": 15.0, "pue": 1.1},
+                  {"site": "s0", "outdoor_temp_c": 35.0, "pue": 1.5}],
     "facilities": [{"site": "s0", "node_idle_w": 100, "node_busy_w": 300, "demand_charge_per_kw": 2.0,
                     "power_off": True, "wake_cost_per_node": 5.0}],
     "capacity": [{"site": "s0", "gpu_type": "G", "nodes": 2, "gpus_per_node": 4},

@@ -149,7 +149,8 @@ def _period(facts: ScheduleFacts, column: pd.Series, table: str) -> np.ndarray:
     outside = np.flatnonzero(values >= facts.periods)
     if len(outside):
         i = int(outside[0])
-        raise GpuplanError(f"{table}[{column.index[i]}]: period {values[i]} outside the time grid 0..{facts.periods - 1}")
+        where = f"{table}[{column.index[i]}]"
+        raise GpuplanError(f"{where}: period {values[i]} outside the time grid 0..{facts.periods - 1}")
     return values
 
 

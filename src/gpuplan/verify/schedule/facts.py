@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from ...errors import InputError, shown
 from ...instance.schema import Instance
@@ -143,9 +142,10 @@ class _Positions:
         return period
 
 
-def _once(seen: set, key, where: str, what: str) -> None:
+def _once(seen: set, key, where: str, what) -> None:
+    """Refuse a second row for ``key``; ``what()`` names it (built only then: tables are long)."""
     if key in seen:
-        raise InputError(None, where, f"a second row for {what}")
+        raise InputError(None, where, f"a second row for {what()}")
     seen.add(key)
 
 
@@ -159,7 +159,7 @@ def _capacity(instance: Instance, at: _Positions):
         where = f"capacity[{i}]"
         s = at.of("capacity", at.site, row.site, f"{where}.site")
         g = at.of("capacity", at.type, row.gpu_type, f"{where}.gpu_type")
-        _once(seen, (s, g, row.period), where, f"site {shown(row.site)}, {row.gpu_type}, period {row.period}")
+        _once(seen, (s, g, row.period), where, lambda: f"site {shown(row.site)}, {row.gpu_type}, period {row.period}")
         if gpn[s, g] and gpn[s, g] != row.gpus_per_node:
             raise InputError(None, f"{where}.gpus_per_node", f"{row.gpus_per_node}, but another row of "
                              f"{shown(row.site)} / {shown(row.gpu_type)} says {gpn[s, g]}")
@@ -177,7 +177,7 @@ def _modes(instance: Instance, at: _Positions) -> dict:
     for i, mode in enumerate(instance.power_modes):
         where = f"power_modes[{i}]"
         g = at.of("power_modes", at.type, mode.gpu_type, f"{where}.gpu_type")
-        _once(seen, (g, mode.id), where, f"power mode {shown(mode.id)} of {shown(mode.gpu_type)}")
+        _once(seen, (g, mode.id), where, lambda: f"power mode {shown(mode.id)} of {shown(mode.gpu_type)}")
         rows[g, mode.id] = (mode.power_fraction, mode.throughput_fraction)
     for g in at.type.values():
         rows.setdefault((g, FULL), (1.0, 1.0))
@@ -199,7 +199,7 @@ def _series(instance: Instance, at: _Positions) -> dict:
         where = f"site_series[{i}]"
         s = at.of("site_series", at.site, row.site, f"{where}.site")
         t = at.period(row.period, f"{where}.period")
-        _once(seen, (s, t), where, f"site {shown(row.site)}, period {t}")
+        _once(seen, (s, t), where, lambda: f"site {shown(row.site)}, period {t}")
         if row.price_per_kwh is not None:
             price[s, t] = row.price_per_kwh
         if row.carbon_g_per_kwh is not None:
@@ -238,7 +238,7 @@ def _facilities(instance: Instance, at: _Positions) -> dict:
     seen: set = set()
     for i, row in enumerate(instance.facilities):
         s = at.of("facilities", at.site, row.site, f"facilities[{i}].site")
-        _once(seen, s, f"facilities[{i}]", f"site {shown(row.site)}")
+        _once(seen, s, f"facilities[{i}]", lambda: f"site {shown(row.site)}")
         for key in out:
             out[key][s] = getattr(row, key)
     return out
@@ -291,7 +291,7 @@ def _jobs(instance: Instance, at: _Positions, h: float) -> dict:
 def _unique_ids(table: str, items) -> None:
     seen: set = set()
     for i, item in enumerate(items):
-        _once(seen, item.id, f"{table}[{i}].id", f"id {shown(item.id)}")
+        _once(seen, item.id, f"{table}[{i}].id", lambda: f"id {shown(item.id)}")
 
 
 def _floats(items, key: str) -> np.ndarray:
@@ -324,7 +324,7 @@ def _services(instance: Instance, at: _Positions) -> dict:
         if row.service not in position:
             raise InputError(None, f"{where}.service", f"unknown service {shown(row.service)}")
         t = at.period(row.period, f"{where}.period")
-        _once(seen, (row.service, t), where, f"service {shown(row.service)}, period {t}")
+        _once(seen, (row.service, t), where, lambda: f"service {shown(row.service)}, period {t}")
         demand[position[row.service], t] = row.gpus
     return {
         "services": tuple(s.id for s in services), "capacity_per_gpu": capacity, "service_sites": allowed,
