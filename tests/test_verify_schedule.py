@@ -11,6 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gpuplan as gp
 from gpuplan.errors import GpuplanError, InputError
@@ -299,6 +301,9 @@ MUTATIONS = {
     "negative nodes": ({}, rows_with("nodes_on", add=[{"site": "s1", "gpu_type": "G", "period": 0, "nodes": -1}]),
                        {"format"}, BASE),
     "GPUs as text": ({}, rows_with("placements", add=[{**place("j3", "s0", 1, 4), "gpus": "4"}]), {"format"}, BASE),
+    "GPUs as a bool": ({}, rows_with("services", add=[serve("v1", "s1", 2, True)]), {"format"}, BASE),
+    "a count no float holds exactly": ({}, rows_with("services", add=[serve("v1", "s1", 2, 1e300)]), {"format"}, BASE),
+    "a row that is no mapping": ({}, {"services": SERVICES + [["v1", "s1", "G", 2, 1]]}, {"format"}, BASE),
 }
 
 
@@ -323,6 +328,30 @@ def test_a_grid_limit_met_exactly_and_counts_within_1e_6_of_an_integer_pass():
     instance = micro(site_series={4: {"grid_limit_kw": 2.2}})
     rows = rows_with("services", change={0: {"gpus": 2.0000004}})
     assert check_solution(instance, solution(instance, services=rows["services"])) == []
+
+
+ANY_VALUE = st.one_of(st.sampled_from(["j1", "j2", "j3", "v1", "v2", "s0", "s1", "G", "full", "eco", "nope"]),
+                      st.integers(-2, 6), st.floats(allow_nan=True, allow_infinity=True), st.none(), st.booleans())
+ANY_ROW = st.dictionaries(st.sampled_from(["job", "service", "site", "gpu_type", "period", "gpus", "nodes",
+                                          "power_mode"]), ANY_VALUE)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(ANY_ROW, max_size=4), st.lists(ANY_ROW, max_size=4), st.lists(ANY_ROW, max_size=4))
+def test_junk_rows_give_violations_never_an_exception(placements, services, nodes_on):
+    instance = micro()
+    sol = solution(instance)
+    sol.update(placements=PLACEMENTS + placements, services=SERVICES + services, nodes_on=NODES_ON + nodes_on)
+    assert all(v.rule in RULES for v in check_solution(instance, sol))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.permutations(range(len(PLACEMENTS))), st.permutations(range(len(SERVICES))))
+def test_the_value_does_not_depend_on_the_order_of_the_rows(p_order, s_order):
+    facts = schedule_facts(micro())
+    ev = evaluate(facts, [PLACEMENTS[i] for i in p_order], [SERVICES[i] for i in s_order], NODES_ON[::-1])
+    assert ev.terms == pytest.approx(HAND_TERMS) and ev.kpis == pytest.approx(HAND_KPIS)
+    assert ev.jobs.equals(evaluate(facts, PLACEMENTS, SERVICES, NODES_ON).jobs)
 
 
 # ---------------------------------------------------------------- claims
@@ -443,6 +472,33 @@ def test_facts_refuse_ambiguous_tables_with_the_row_named():
     data = copy.deepcopy(MICRO)
     data["site_series"].append({"site": "s1", "period": 0})
     with pytest.raises(InputError, match=r"site_series\[8\]: a second row"):
+        schedule_facts(gp.from_dict(data))
+
+
+BAD_TABLES = {
+    "capacity at an unknown site": (lambda d: d["capacity"].append({"site": "zz", "gpu_type": "G", "nodes": 1}),
+                                    r"capacity\[2\]\.site: unknown site 'zz'"),
+    "two jobs with one id": (lambda d: d["training_jobs"].append(copy.deepcopy(d["training_jobs"][0])),
+                             r"training_jobs\[3\]\.id: a second row for id 'j1'"),
+    "demand of an unknown service": (lambda d: d["service_demand"].append({"service": "zz", "period": 0, "gpus": 1}),
+                                     r"service_demand\[5\]\.service: unknown service 'zz'"),
+    "a series row beyond the grid": (lambda d: d["site_series"].append({"site": "s1", "period": 9}),
+                                     r"site_series\[8\]\.period: period 9 outside the time grid 0\.\.3"),
+    "a job option of an unknown type": (lambda d: d["training_jobs"][0]["gpu_options"].append({"gpu_type": "Q"}),
+                                        r"training_jobs\[0\]\.gpu_options\[1\]\.gpu_type: unknown GPU type 'Q'"),
+    "two PUE points at one temperature": (
+        lambda d: d["pue_curve"].append({"site": "s0", "outdoor_temp_c": 15.0, "pue": 1.3}),
+        r"pue_curve\[2\]: a second PUE breakpoint for site 's0' at 15 C"),
+    "no time grid": (lambda d: d.pop("time"), r"time: the schedule needs a time grid"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_TABLES)
+def test_tables_the_facts_cannot_read_are_refused_naming_the_row(name):
+    change, message = BAD_TABLES[name]
+    data = copy.deepcopy(MICRO)
+    change(data)
+    with pytest.raises(InputError, match=message):
         schedule_facts(gp.from_dict(data))
 
 

@@ -130,10 +130,10 @@ class _Positions:
         self.type = {g: i for i, g in enumerate(types)}
         self.periods = periods
 
-    def of(self, table: str, what: dict, id_: str, where: str) -> int:
+    def of(self, what: dict, id_: str, where: str) -> int:
         if id_ not in what:
-            kind = "site" if what is self.site else "GPU type" if what is self.type else "id"
-            raise InputError(None, where, f"unknown {kind} {shown(id_)} ({table})")
+            kind = "site" if what is self.site else "GPU type"
+            raise InputError(None, where, f"unknown {kind} {shown(id_)}")
         return what[id_]
 
     def period(self, period: int, where: str) -> int:
@@ -157,8 +157,8 @@ def _capacity(instance: Instance, at: _Positions):
     seen: set = set()
     for i, row in enumerate(instance.capacity):
         where = f"capacity[{i}]"
-        s = at.of("capacity", at.site, row.site, f"{where}.site")
-        g = at.of("capacity", at.type, row.gpu_type, f"{where}.gpu_type")
+        s = at.of(at.site, row.site, f"{where}.site")
+        g = at.of(at.type, row.gpu_type, f"{where}.gpu_type")
         _once(seen, (s, g, row.period), where, lambda: f"site {shown(row.site)}, {row.gpu_type}, period {row.period}")
         if gpn[s, g] and gpn[s, g] != row.gpus_per_node:
             raise InputError(None, f"{where}.gpus_per_node", f"{row.gpus_per_node}, but another row of "
@@ -176,7 +176,7 @@ def _modes(instance: Instance, at: _Positions) -> dict:
     seen: set = set()
     for i, mode in enumerate(instance.power_modes):
         where = f"power_modes[{i}]"
-        g = at.of("power_modes", at.type, mode.gpu_type, f"{where}.gpu_type")
+        g = at.of(at.type, mode.gpu_type, f"{where}.gpu_type")
         _once(seen, (g, mode.id), where, lambda: f"power mode {shown(mode.id)} of {shown(mode.gpu_type)}")
         rows[g, mode.id] = (mode.power_fraction, mode.throughput_fraction)
     for g in at.type.values():
@@ -197,7 +197,7 @@ def _series(instance: Instance, at: _Positions) -> dict:
     seen: set = set()
     for i, row in enumerate(instance.site_series):
         where = f"site_series[{i}]"
-        s = at.of("site_series", at.site, row.site, f"{where}.site")
+        s = at.of(at.site, row.site, f"{where}.site")
         t = at.period(row.period, f"{where}.period")
         _once(seen, (s, t), where, lambda: f"site {shown(row.site)}, period {t}")
         if row.price_per_kwh is not None:
@@ -217,7 +217,7 @@ def _pue(instance: Instance, at: _Positions, temp: np.ndarray) -> np.ndarray:
     curves: dict[int, dict[float, float]] = {}
     for i, point in enumerate(instance.pue_curve):
         where = f"pue_curve[{i}]"
-        s = at.of("pue_curve", at.site, point.site, f"{where}.site")
+        s = at.of(at.site, point.site, f"{where}.site")
         curve = curves.setdefault(s, {})
         if point.outdoor_temp_c in curve:
             raise InputError(None, where, f"a second PUE breakpoint for site {shown(point.site)} at "
@@ -237,7 +237,7 @@ def _facilities(instance: Instance, at: _Positions) -> dict:
            "power_off": np.zeros(S, dtype=bool), "wake_cost_per_node": np.zeros(S)}
     seen: set = set()
     for i, row in enumerate(instance.facilities):
-        s = at.of("facilities", at.site, row.site, f"facilities[{i}].site")
+        s = at.of(at.site, row.site, f"facilities[{i}].site")
         _once(seen, s, f"facilities[{i}]", lambda: f"site {shown(row.site)}")
         for key in out:
             out[key][s] = getattr(row, key)
@@ -253,13 +253,13 @@ def _jobs(instance: Instance, at: _Positions, h: float) -> dict:
     allowed = np.zeros((J, S), dtype=bool)
     for j, job in enumerate(jobs):
         for k, option in enumerate(job.gpu_options):
-            g = at.of("training_jobs", at.type, option.gpu_type, f"training_jobs[{j}].gpu_options[{k}].gpu_type")
+            g = at.of(at.type, option.gpu_type, f"training_jobs[{j}].gpu_options[{k}].gpu_type")
             gang[j, g] = job.gpus_on(option.gpu_type)
             speed[j, g] = option.throughput
         if job.sites is None:
             allowed[j] = True
         for k, site in enumerate(job.sites or ()):
-            allowed[j, at.of("training_jobs", at.site, site, f"training_jobs[{j}].sites[{k}]")] = True
+            allowed[j, at.of(at.site, site, f"training_jobs[{j}].sites[{k}]")] = True
     release = np.array([job.release_h for job in jobs], dtype=float)
     deadline = np.array([np.nan if job.deadline_h is None else job.deadline_h for job in jobs], dtype=float)
     t = np.arange(T, dtype=float)
@@ -308,14 +308,14 @@ def _services(instance: Instance, at: _Positions) -> dict:
     for v, service in enumerate(services):
         for k, option in enumerate(service.gpu_options):
             where = f"services[{v}].gpu_options[{k}]"
-            g = at.of("services", at.type, option.gpu_type, f"{where}.gpu_type")
+            g = at.of(at.type, option.gpu_type, f"{where}.gpu_type")
             if capacity[v, g]:
                 raise InputError(None, where, f"GPU type {shown(option.gpu_type)} listed twice")
             capacity[v, g] = option.capacity_per_gpu
         if service.sites is None:
             allowed[v] = True
         for k, site in enumerate(service.sites or ()):
-            allowed[v, at.of("services", at.site, site, f"services[{v}].sites[{k}]")] = True
+            allowed[v, at.of(at.site, site, f"services[{v}].sites[{k}]")] = True
     position = {s.id: v for v, s in enumerate(services)}
     demand = np.zeros((V, T))
     seen: set = set()
