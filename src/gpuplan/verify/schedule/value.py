@@ -33,6 +33,9 @@ from .facts import ScheduleFacts, schedule_facts
 from .power import Power, site_power, wakes
 from .progress import NONE, Progress, job_progress
 
+# the registry names evaluate and schedule_facts here (value:evaluate, value:schedule_facts)
+__all__ = ["ScheduleEvaluation", "evaluate", "schedule_facts", "weights", "SENSE", "TERMS", "KPIS"]
+
 SENSE = {"cost": "min", "carbon": "min", "value": "max"}
 TERMS = ("energy_cost", "demand_charge", "carbon_kg", "carbon_cost", "tardiness_cost", "unmet_service_cost",
          "restart_cost", "migration_cost", "wake_cost", "job_value")
