@@ -512,40 +512,48 @@ def simple_plan(instance, share=0.8):
     allows, contiguously, at full power, at the first (site, type) with room; nodes on as needed.
     Uses at most ``share`` of each cell so that the grid limit (90% of full power) holds."""
     facts = schedule_facts(instance)
-    T, h = facts.periods, facts.period_hours
-    free = np.floor(facts.cap_gpus * share).astype(int)
-    services = []
-    for v, sid in enumerate(facts.services):
-        for t in range(T):
+    room = np.floor(facts.cap_gpus * share).astype(int)
+    free = room.copy()
+    services = _serve_demand(facts, free)
+    placements = _run_jobs(facts, free)
+    busy = room - free
+    gpn = np.maximum(facts.gpn[:, :, None], 1)
+    on = np.where(facts.power_off[:, None, None], -(-busy // gpn), facts.cap_nodes)   # ceil at power-off sites
+    nodes_on = [{"site": facts.sites[s], "gpu_type": facts.gpu_types[g], "period": t, "nodes": int(on[s, g, t])}
+                for s, g, t in np.ndindex(on.shape) if facts.power_off[s]]
+    return placements, services, nodes_on
+
+
+def _serve_demand(facts, free) -> list[dict]:
+    rows = []
+    for v, service in enumerate(facts.services):
+        usable = list(zip(*np.nonzero(facts.service_sites[v][:, None] & (facts.capacity_per_gpu[v] > 0)[None, :])))
+        for t in range(facts.periods):
             left = facts.demand[v, t]
-            for s, g in zip(*np.nonzero(facts.service_sites[v][:, None] & (facts.capacity_per_gpu[v] > 0)[None, :])):
-                if left <= 1e-9:
-                    break
+            for s, g in usable:
                 gpus = min(int(free[s, g, t]), math.ceil(left / facts.capacity_per_gpu[v, g] - 1e-9))
                 if gpus > 0:
-                    services.append(serve(sid, facts.sites[s], t, gpus, facts.gpu_types[g]))
+                    rows.append(serve(service, facts.sites[s], t, gpus, facts.gpu_types[g]))
                     free[s, g, t] -= gpus
                     left -= gpus * facts.capacity_per_gpu[v, g]
-    placements = []
+    return rows
+
+
+def _run_jobs(facts, free) -> list[dict]:
+    rows = []
     for j in np.argsort(-facts.gang.max(axis=1), kind="stable"):     # the largest gangs first
-        jid, placed = facts.jobs[j], False
-        for s, g in zip(*np.nonzero(facts.job_sites[j][:, None] & (facts.gang[j] > 0)[None, :])):
-            n, rate = facts.gang[j, g], facts.gang[j, g] * facts.throughput[j, g] * h
-            length = math.ceil(facts.work_gpu_hours[j] / rate - 1e-9)
-            for start in range(facts.first_period[j], facts.last_period[j] - length + 2):
-                if (free[s, g, start:start + length] >= n).all():
-                    free[s, g, start:start + length] -= n
-                    placements += [{"job": jid, "site": facts.sites[s], "gpu_type": facts.gpu_types[g], "period": t,
-                                    "gpus": int(n), "power_mode": "full"} for t in range(start, start + length)]
-                    placed = True
-                    break
-            if placed:
+        options = zip(*np.nonzero(facts.job_sites[j][:, None] & (facts.gang[j] > 0)[None, :]))
+        for s, g in options:
+            n = facts.gang[j, g]
+            length = math.ceil(facts.work_gpu_hours[j] / (n * facts.throughput[j, g] * facts.period_hours) - 1e-9)
+            start = next((t for t in range(facts.first_period[j], facts.last_period[j] - length + 2)
+                          if (free[s, g, t:t + length] >= n).all()), None)
+            if start is not None:
+                free[s, g, start:start + length] -= n
+                rows += [{"job": facts.jobs[j], "site": facts.sites[s], "gpu_type": facts.gpu_types[g], "period": t,
+                          "gpus": int(n), "power_mode": "full"} for t in range(start, start + length)]
                 break
-    busy = np.floor(facts.cap_gpus * share).astype(int) - free
-    on = np.where(facts.power_off[:, None, None], -(-busy // np.maximum(facts.gpn[:, :, None], 1)), facts.cap_nodes)
-    nodes_on = [{"site": facts.sites[s], "gpu_type": facts.gpu_types[g], "period": t, "nodes": int(on[s, g, t])}
-                for s, g, t in zip(*np.nonzero(facts.power_off[:, None, None] & np.ones_like(on, dtype=bool)))]
-    return placements, services, nodes_on
+    return rows
 
 
 def test_a_generated_instance_with_a_simple_plan_is_valid():

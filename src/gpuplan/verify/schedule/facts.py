@@ -93,9 +93,6 @@ class ScheduleFacts:
     def hard_services(self) -> np.ndarray:
         return np.isnan(self.unmet_cost_per_gpu_hour)
 
-    def modes_of(self, type_pos: int) -> list[str]:
-        return [m for m, g in zip(self.mode_id, self.mode_type.tolist()) if g == type_pos]
-
 
 def schedule_facts(instance: Instance) -> ScheduleFacts:
     if instance.time is None:
