@@ -113,7 +113,8 @@ def evaluate(facts: ScheduleFacts, placements, services, nodes_on) -> ScheduleEv
 def _served(facts: ScheduleFacts, d: Decisions) -> np.ndarray:
     V, T = len(facts.services), facts.periods
     carried = d.service_gpus * facts.capacity_per_gpu[d.service, d.service_type]
-    return np.bincount(d.service * T + d.service_period, weights=carried, minlength=V * T).reshape(V, T)
+    served = np.bincount(d.service * T + d.service_period, weights=carried, minlength=V * T)
+    return served.astype(float).reshape(V, T)  # float even without rows
 
 
 def _tardiness_h(facts: ScheduleFacts, progress: Progress) -> np.ndarray:
