@@ -593,3 +593,12 @@ print(" ".join(sorted(m for m in sys.modules if m.split(".")[0] == "pyomo" or m.
 def test_the_schedule_verifier_imports_neither_pyomo_nor_the_model_nor_the_index():
     out = subprocess.run([sys.executable, "-c", _BARE_IMPORT], check=True, capture_output=True, text=True)
     assert out.stdout.split() == []
+
+
+@pytest.mark.parametrize("spec", ["gpuplan.verify.schedule.check:check_solution",
+                                  "gpuplan.verify.schedule.value:evaluate",
+                                  "gpuplan.verify.schedule.value:schedule_facts"])
+def test_the_names_the_registry_uses_exist(spec):
+    from gpuplan.problems import load_function
+
+    assert callable(load_function(spec))
