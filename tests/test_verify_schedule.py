@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import copy
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gpuplan as gp
 from gpuplan.errors import GpuplanError, InputError
@@ -34,7 +38,8 @@ MICRO = {
     "site_series": [{"site": "s0", "period": t, "price_per_kwh": 0.1, "carbon_g_per_kwh": 500.0,
                      "outdoor_temp_c": temp} for t, temp in enumerate([10.0, 20.0, 30.0, 40.0])]
     + [{"site": "s1", "period": t, "price_per_kwh": 0.2, "carbon_g_per_kwh": 100.0} for t in range(4)],
-    "pue_curve": [{"site": "s0", "outdoor_temp_c": 15.0, "pue": 1.1}, {"site": "s0", "outdoor_temp_c": 35.0, "pue": 1.5}],
+    "pue_curve": [{"site": "s0", "outdoor_temp_c": 15.0, "pue": 1.1},
+                  {"site": "s0", "outdoor_temp_c": 35.0, "pue": 1.5}],
     "facilities": [{"site": "s0", "node_idle_w": 100, "node_busy_w": 300, "demand_charge_per_kw": 2.0,
                     "power_off": True, "wake_cost_per_node": 5.0}],
     "capacity": [{"site": "s0", "gpu_type": "G", "nodes": 2, "gpus_per_node": 4},
@@ -306,6 +311,9 @@ MUTATIONS = {
     "negative nodes": ({}, rows_with("nodes_on", add=[{"site": "s1", "gpu_type": "G", "period": 0, "nodes": -1}]),
                        {"format"}, BASE),
     "GPUs as text": ({}, rows_with("placements", add=[{**place("j3", "s0", 1, 4), "gpus": "4"}]), {"format"}, BASE),
+    "GPUs as a bool": ({}, rows_with("services", add=[serve("v1", "s1", 2, True)]), {"format"}, BASE),
+    "a count no float holds exactly": ({}, rows_with("services", add=[serve("v1", "s1", 2, 1e300)]), {"format"}, BASE),
+    "a row that is no mapping": ({}, {"services": SERVICES + [["v1", "s1", "G", 2, 1]]}, {"format"}, BASE),
 }
 
 
@@ -330,6 +338,30 @@ def test_a_grid_limit_met_exactly_and_counts_within_1e_6_of_an_integer_pass():
     instance = micro(site_series={4: {"grid_limit_kw": 2.2}})
     rows = rows_with("services", change={0: {"gpus": 2.0000004}})
     assert check_solution(instance, solution(instance, services=rows["services"])) == []
+
+
+ANY_VALUE = st.one_of(st.sampled_from(["j1", "j2", "j3", "v1", "v2", "s0", "s1", "G", "full", "eco", "nope"]),
+                      st.integers(-2, 6), st.floats(allow_nan=True, allow_infinity=True), st.none(), st.booleans())
+ANY_ROW = st.dictionaries(st.sampled_from(["job", "service", "site", "gpu_type", "period", "gpus", "nodes",
+                                          "power_mode"]), ANY_VALUE)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(ANY_ROW, max_size=4), st.lists(ANY_ROW, max_size=4), st.lists(ANY_ROW, max_size=4))
+def test_junk_rows_give_violations_never_an_exception(placements, services, nodes_on):
+    instance = micro()
+    sol = solution(instance)
+    sol.update(placements=PLACEMENTS + placements, services=SERVICES + services, nodes_on=NODES_ON + nodes_on)
+    assert all(v.rule in RULES for v in check_solution(instance, sol))
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.permutations(range(len(PLACEMENTS))), st.permutations(range(len(SERVICES))))
+def test_the_value_does_not_depend_on_the_order_of_the_rows(p_order, s_order):
+    facts = schedule_facts(micro())
+    ev = evaluate(facts, [PLACEMENTS[i] for i in p_order], [SERVICES[i] for i in s_order], NODES_ON[::-1])
+    assert ev.terms == pytest.approx(HAND_TERMS) and ev.kpis == pytest.approx(HAND_KPIS)
+    assert ev.jobs.equals(evaluate(facts, PLACEMENTS, SERVICES, NODES_ON).jobs)
 
 
 # ---------------------------------------------------------------- claims
@@ -453,6 +485,33 @@ def test_facts_refuse_ambiguous_tables_with_the_row_named():
         schedule_facts(unchecked(data))
 
 
+BAD_TABLES = {
+    "capacity at an unknown site": (lambda d: d["capacity"].append({"site": "zz", "gpu_type": "G", "nodes": 1}),
+                                    r"capacity\[2\]\.site: unknown site 'zz'"),
+    "two jobs with one id": (lambda d: d["training_jobs"].append(copy.deepcopy(d["training_jobs"][0])),
+                             r"training_jobs\[3\]\.id: a second row for id 'j1'"),
+    "demand of an unknown service": (lambda d: d["service_demand"].append({"service": "zz", "period": 0, "gpus": 1}),
+                                     r"service_demand\[5\]\.service: unknown service 'zz'"),
+    "a series row beyond the grid": (lambda d: d["site_series"].append({"site": "s1", "period": 9}),
+                                     r"site_series\[8\]\.period: period 9 outside the time grid 0\.\.3"),
+    "a job option of an unknown type": (lambda d: d["training_jobs"][0]["gpu_options"].append({"gpu_type": "Q"}),
+                                        r"training_jobs\[0\]\.gpu_options\[1\]\.gpu_type: unknown GPU type 'Q'"),
+    "two PUE points at one temperature": (
+        lambda d: d["pue_curve"].append({"site": "s0", "outdoor_temp_c": 15.0, "pue": 1.3}),
+        r"pue_curve\[2\]: a second PUE breakpoint for site 's0' at 15 C"),
+    "no time grid": (lambda d: d.pop("time"), r"time: the schedule needs a time grid"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_TABLES)
+def test_tables_the_facts_cannot_read_are_refused_naming_the_row(name):
+    change, message = BAD_TABLES[name]
+    data = copy.deepcopy(MICRO)
+    change(data)
+    with pytest.raises(InputError, match=message):
+        schedule_facts(gp.from_dict(data))
+
+
 # ---------------------------------------------------------------- a generated instance
 
 
@@ -461,40 +520,48 @@ def simple_plan(instance, share=0.8):
     allows, contiguously, at full power, at the first (site, type) with room; nodes on as needed.
     Uses at most ``share`` of each cell so that the grid limit (90% of full power) holds."""
     facts = schedule_facts(instance)
-    T, h = facts.periods, facts.period_hours
-    free = np.floor(facts.cap_gpus * share).astype(int)
-    services = []
-    for v, sid in enumerate(facts.services):
-        for t in range(T):
+    room = np.floor(facts.cap_gpus * share).astype(int)
+    free = room.copy()
+    services = _serve_demand(facts, free)
+    placements = _run_jobs(facts, free)
+    busy = room - free
+    gpn = np.maximum(facts.gpn[:, :, None], 1)
+    on = np.where(facts.power_off[:, None, None], -(-busy // gpn), facts.cap_nodes)   # ceil at power-off sites
+    nodes_on = [{"site": facts.sites[s], "gpu_type": facts.gpu_types[g], "period": t, "nodes": int(on[s, g, t])}
+                for s, g, t in np.ndindex(on.shape) if facts.power_off[s]]
+    return placements, services, nodes_on
+
+
+def _serve_demand(facts, free) -> list[dict]:
+    rows = []
+    for v, service in enumerate(facts.services):
+        usable = list(zip(*np.nonzero(facts.service_sites[v][:, None] & (facts.capacity_per_gpu[v] > 0)[None, :])))
+        for t in range(facts.periods):
             left = facts.demand[v, t]
-            for s, g in zip(*np.nonzero(facts.service_sites[v][:, None] & (facts.capacity_per_gpu[v] > 0)[None, :])):
-                if left <= 1e-9:
-                    break
+            for s, g in usable:
                 gpus = min(int(free[s, g, t]), math.ceil(left / facts.capacity_per_gpu[v, g] - 1e-9))
                 if gpus > 0:
-                    services.append(serve(sid, facts.sites[s], t, gpus, facts.gpu_types[g]))
+                    rows.append(serve(service, facts.sites[s], t, gpus, facts.gpu_types[g]))
                     free[s, g, t] -= gpus
                     left -= gpus * facts.capacity_per_gpu[v, g]
-    placements = []
+    return rows
+
+
+def _run_jobs(facts, free) -> list[dict]:
+    rows = []
     for j in np.argsort(-facts.gang.max(axis=1), kind="stable"):     # the largest gangs first
-        jid, placed = facts.jobs[j], False
-        for s, g in zip(*np.nonzero(facts.job_sites[j][:, None] & (facts.gang[j] > 0)[None, :])):
-            n, rate = facts.gang[j, g], facts.gang[j, g] * facts.throughput[j, g] * h
-            length = math.ceil(facts.work_gpu_hours[j] / rate - 1e-9)
-            for start in range(facts.first_period[j], facts.last_period[j] - length + 2):
-                if (free[s, g, start:start + length] >= n).all():
-                    free[s, g, start:start + length] -= n
-                    placements += [{"job": jid, "site": facts.sites[s], "gpu_type": facts.gpu_types[g], "period": t,
-                                    "gpus": int(n), "power_mode": "full"} for t in range(start, start + length)]
-                    placed = True
-                    break
-            if placed:
+        options = zip(*np.nonzero(facts.job_sites[j][:, None] & (facts.gang[j] > 0)[None, :]))
+        for s, g in options:
+            n = facts.gang[j, g]
+            length = math.ceil(facts.work_gpu_hours[j] / (n * facts.throughput[j, g] * facts.period_hours) - 1e-9)
+            start = next((t for t in range(facts.first_period[j], facts.last_period[j] - length + 2)
+                          if (free[s, g, t:t + length] >= n).all()), None)
+            if start is not None:
+                free[s, g, start:start + length] -= n
+                rows += [{"job": facts.jobs[j], "site": facts.sites[s], "gpu_type": facts.gpu_types[g], "period": t,
+                          "gpus": int(n), "power_mode": "full"} for t in range(start, start + length)]
                 break
-    busy = np.floor(facts.cap_gpus * share).astype(int) - free
-    on = np.where(facts.power_off[:, None, None], -(-busy // np.maximum(facts.gpn[:, :, None], 1)), facts.cap_nodes)
-    nodes_on = [{"site": facts.sites[s], "gpu_type": facts.gpu_types[g], "period": t, "nodes": int(on[s, g, t])}
-                for s, g, t in zip(*np.nonzero(facts.power_off[:, None, None] & np.ones_like(on, dtype=bool)))]
-    return placements, services, nodes_on
+    return rows
 
 
 def test_a_generated_instance_with_a_simple_plan_is_valid():
@@ -516,3 +583,30 @@ def test_ten_thousand_gpus_a_week_with_its_plan():
     assert ev.kpis["gpu_hours"] == pytest.approx(sum(r["gpus"] for r in placements) + sum(r["gpus"] for r in services))
     # every kW of IT power is in a site and period: the table sums to the KPI
     assert ev.energy.it_kw.sum() / 1000 == pytest.approx(ev.kpis["it_energy_mwh"])
+
+
+# The schedule verifier's own import closure, without gpuplan/__init__.py (which may load the solver).
+_BARE_IMPORT = """
+import importlib.util, sys, types
+spec = importlib.util.find_spec("gpuplan")
+package = types.ModuleType("gpuplan")
+package.__path__ = list(spec.submodule_search_locations)
+sys.modules["gpuplan"] = package
+import gpuplan.verify.schedule.check, gpuplan.verify.schedule.value
+print(" ".join(sorted(m for m in sys.modules if m.split(".")[0] == "pyomo" or m.startswith(("gpuplan.model",
+      "gpuplan.index", "gpuplan.solver")))))
+"""
+
+
+def test_the_schedule_verifier_imports_neither_pyomo_nor_the_model_nor_the_index():
+    out = subprocess.run([sys.executable, "-c", _BARE_IMPORT], check=True, capture_output=True, text=True)
+    assert out.stdout.split() == []
+
+
+@pytest.mark.parametrize("spec", ["gpuplan.verify.schedule.check:check_solution",
+                                  "gpuplan.verify.schedule.value:evaluate",
+                                  "gpuplan.verify.schedule.value:schedule_facts"])
+def test_the_names_the_registry_uses_exist(spec):
+    from gpuplan.problems import load_function
+
+    assert callable(load_function(spec))

@@ -4,7 +4,13 @@ KPIs, objective, bound, gap and status, judged as for the assignment by :mod:`..
 
 A solution dict carries the decisions ``placements``, ``services`` and ``nodes_on`` (lists of
 rows, see :mod:`.decisions`); all three keys must be present, empty lists allowed. It claims
-every term of :data:`~.value.TERMS` (weight 0 included) and every KPI of :data:`~.value.KPIS`.
+every term of :data:`~.value.TERMS` (weight 0 included) and every KPI of :data:`~.value.KPIS`
+(``mean_pue`` None when no IT energy is drawn).
+
+A row with a problem of rule 1 (format, unknown id or period, power mode) is reported once and
+left out of the valuation, so the claims are judged on the readable rows. The assignment's
+``jobs[]`` claims have no schedule counterpart: the contract's claims are terms, KPIs,
+objective, bound, gap and status, and the jobs table is derived from the decisions.
 """
 
 from __future__ import annotations

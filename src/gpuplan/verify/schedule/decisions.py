@@ -26,6 +26,7 @@ PLACEMENT_COLUMNS = ["job", "site", "gpu_type", "period", "gpus", "power_mode"]
 SERVICE_COLUMNS = ["service", "site", "gpu_type", "period", "gpus"]
 NODES_ON_COLUMNS = ["site", "gpu_type", "period", "nodes"]
 INTEGER_TOL = 1e-6
+LARGEST_COUNT = 2.0**53  # beyond it a float holds no exact integer (and int64 may overflow)
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +96,8 @@ def integer_values(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     else:
         values = column.to_numpy(dtype=float)
     rounded = np.rint(values)
-    bad = ~np.isfinite(values) | (np.abs(values - rounded) > INTEGER_TOL)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (np.abs(values - rounded) > INTEGER_TOL) | (np.abs(values) > LARGEST_COUNT)
     return np.where(bad, 0, rounded).astype(np.int64), bad
 
 
@@ -149,7 +151,8 @@ def _period(facts: ScheduleFacts, column: pd.Series, table: str) -> np.ndarray:
     outside = np.flatnonzero(values >= facts.periods)
     if len(outside):
         i = int(outside[0])
-        raise GpuplanError(f"{table}[{column.index[i]}]: period {values[i]} outside the time grid 0..{facts.periods - 1}")
+        where = f"{table}[{column.index[i]}]"
+        raise GpuplanError(f"{where}: period {values[i]} outside the time grid 0..{facts.periods - 1}")
     return values
 
 

@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from ...errors import InputError, shown
 from ...instance.schema import Instance
@@ -94,9 +93,6 @@ class ScheduleFacts:
     def hard_services(self) -> np.ndarray:
         return np.isnan(self.unmet_cost_per_gpu_hour)
 
-    def modes_of(self, type_pos: int) -> list[str]:
-        return [m for m, g in zip(self.mode_id, self.mode_type.tolist()) if g == type_pos]
-
 
 def schedule_facts(instance: Instance) -> ScheduleFacts:
     if instance.time is None:
@@ -131,10 +127,10 @@ class _Positions:
         self.type = {g: i for i, g in enumerate(types)}
         self.periods = periods
 
-    def of(self, table: str, what: dict, id_: str, where: str) -> int:
+    def of(self, what: dict, id_: str, where: str) -> int:
         if id_ not in what:
-            kind = "site" if what is self.site else "GPU type" if what is self.type else "id"
-            raise InputError(None, where, f"unknown {kind} {shown(id_)} ({table})")
+            kind = "site" if what is self.site else "GPU type"
+            raise InputError(None, where, f"unknown {kind} {shown(id_)}")
         return what[id_]
 
     def period(self, period: int, where: str) -> int:
@@ -143,9 +139,10 @@ class _Positions:
         return period
 
 
-def _once(seen: set, key, where: str, what: str) -> None:
+def _once(seen: set, key, where: str, what) -> None:
+    """Refuse a second row for ``key``; ``what()`` names it (built only then: tables are long)."""
     if key in seen:
-        raise InputError(None, where, f"a second row for {what}")
+        raise InputError(None, where, f"a second row for {what()}")
     seen.add(key)
 
 
@@ -157,9 +154,9 @@ def _capacity(instance: Instance, at: _Positions):
     seen: set = set()
     for i, row in enumerate(instance.capacity):
         where = f"capacity[{i}]"
-        s = at.of("capacity", at.site, row.site, f"{where}.site")
-        g = at.of("capacity", at.type, row.gpu_type, f"{where}.gpu_type")
-        _once(seen, (s, g, row.period), where, f"site {shown(row.site)}, {row.gpu_type}, period {row.period}")
+        s = at.of(at.site, row.site, f"{where}.site")
+        g = at.of(at.type, row.gpu_type, f"{where}.gpu_type")
+        _once(seen, (s, g, row.period), where, lambda: f"site {shown(row.site)}, {row.gpu_type}, period {row.period}")
         if gpn[s, g] and gpn[s, g] != row.gpus_per_node:
             raise InputError(None, f"{where}.gpus_per_node", f"{row.gpus_per_node}, but another row of "
                              f"{shown(row.site)} / {shown(row.gpu_type)} says {gpn[s, g]}")
@@ -176,8 +173,8 @@ def _modes(instance: Instance, at: _Positions) -> dict:
     seen: set = set()
     for i, mode in enumerate(instance.power_modes):
         where = f"power_modes[{i}]"
-        g = at.of("power_modes", at.type, mode.gpu_type, f"{where}.gpu_type")
-        _once(seen, (g, mode.id), where, f"power mode {shown(mode.id)} of {shown(mode.gpu_type)}")
+        g = at.of(at.type, mode.gpu_type, f"{where}.gpu_type")
+        _once(seen, (g, mode.id), where, lambda: f"power mode {shown(mode.id)} of {shown(mode.gpu_type)}")
         rows[g, mode.id] = (mode.power_fraction, mode.throughput_fraction)
     for g in at.type.values():
         rows.setdefault((g, FULL), (1.0, 1.0))
@@ -197,9 +194,9 @@ def _series(instance: Instance, at: _Positions) -> dict:
     seen: set = set()
     for i, row in enumerate(instance.site_series):
         where = f"site_series[{i}]"
-        s = at.of("site_series", at.site, row.site, f"{where}.site")
+        s = at.of(at.site, row.site, f"{where}.site")
         t = at.period(row.period, f"{where}.period")
-        _once(seen, (s, t), where, f"site {shown(row.site)}, period {t}")
+        _once(seen, (s, t), where, lambda: f"site {shown(row.site)}, period {t}")
         if row.price_per_kwh is not None:
             price[s, t] = row.price_per_kwh
         if row.carbon_g_per_kwh is not None:
@@ -217,7 +214,7 @@ def _pue(instance: Instance, at: _Positions, temp: np.ndarray) -> np.ndarray:
     curves: dict[int, dict[float, float]] = {}
     for i, point in enumerate(instance.pue_curve):
         where = f"pue_curve[{i}]"
-        s = at.of("pue_curve", at.site, point.site, f"{where}.site")
+        s = at.of(at.site, point.site, f"{where}.site")
         curve = curves.setdefault(s, {})
         if point.outdoor_temp_c in curve:
             raise InputError(None, where, f"a second PUE breakpoint for site {shown(point.site)} at "
@@ -237,8 +234,8 @@ def _facilities(instance: Instance, at: _Positions) -> dict:
            "power_off": np.zeros(S, dtype=bool), "wake_cost_per_node": np.zeros(S)}
     seen: set = set()
     for i, row in enumerate(instance.facilities):
-        s = at.of("facilities", at.site, row.site, f"facilities[{i}].site")
-        _once(seen, s, f"facilities[{i}]", f"site {shown(row.site)}")
+        s = at.of(at.site, row.site, f"facilities[{i}].site")
+        _once(seen, s, f"facilities[{i}]", lambda: f"site {shown(row.site)}")
         for key in out:
             out[key][s] = getattr(row, key)
     return out
@@ -253,13 +250,13 @@ def _jobs(instance: Instance, at: _Positions, h: float) -> dict:
     allowed = np.zeros((J, S), dtype=bool)
     for j, job in enumerate(jobs):
         for k, option in enumerate(job.gpu_options):
-            g = at.of("training_jobs", at.type, option.gpu_type, f"training_jobs[{j}].gpu_options[{k}].gpu_type")
+            g = at.of(at.type, option.gpu_type, f"training_jobs[{j}].gpu_options[{k}].gpu_type")
             gang[j, g] = job.gpus_on(option.gpu_type)
             speed[j, g] = option.throughput
         if job.sites is None:
             allowed[j] = True
         for k, site in enumerate(job.sites or ()):
-            allowed[j, at.of("training_jobs", at.site, site, f"training_jobs[{j}].sites[{k}]")] = True
+            allowed[j, at.of(at.site, site, f"training_jobs[{j}].sites[{k}]")] = True
     release = np.array([job.release_h for job in jobs], dtype=float)
     deadline = np.array([np.nan if job.deadline_h is None else job.deadline_h for job in jobs], dtype=float)
     t = np.arange(T, dtype=float)
@@ -291,7 +288,7 @@ def _jobs(instance: Instance, at: _Positions, h: float) -> dict:
 def _unique_ids(table: str, items) -> None:
     seen: set = set()
     for i, item in enumerate(items):
-        _once(seen, item.id, f"{table}[{i}].id", f"id {shown(item.id)}")
+        _once(seen, item.id, f"{table}[{i}].id", lambda: f"id {shown(item.id)}")
 
 
 def _floats(items, key: str) -> np.ndarray:
@@ -308,14 +305,14 @@ def _services(instance: Instance, at: _Positions) -> dict:
     for v, service in enumerate(services):
         for k, option in enumerate(service.gpu_options):
             where = f"services[{v}].gpu_options[{k}]"
-            g = at.of("services", at.type, option.gpu_type, f"{where}.gpu_type")
+            g = at.of(at.type, option.gpu_type, f"{where}.gpu_type")
             if capacity[v, g]:
                 raise InputError(None, where, f"GPU type {shown(option.gpu_type)} listed twice")
             capacity[v, g] = option.capacity_per_gpu
         if service.sites is None:
             allowed[v] = True
         for k, site in enumerate(service.sites or ()):
-            allowed[v, at.of("services", at.site, site, f"services[{v}].sites[{k}]")] = True
+            allowed[v, at.of(at.site, site, f"services[{v}].sites[{k}]")] = True
     position = {s.id: v for v, s in enumerate(services)}
     demand = np.zeros((V, T))
     seen: set = set()
@@ -324,7 +321,7 @@ def _services(instance: Instance, at: _Positions) -> dict:
         if row.service not in position:
             raise InputError(None, f"{where}.service", f"unknown service {shown(row.service)}")
         t = at.period(row.period, f"{where}.period")
-        _once(seen, (row.service, t), where, f"service {shown(row.service)}, period {t}")
+        _once(seen, (row.service, t), where, lambda: f"service {shown(row.service)}, period {t}")
         demand[position[row.service], t] = row.gpus
     return {
         "services": tuple(s.id for s in services), "capacity_per_gpu": capacity, "service_sites": allowed,

@@ -7,6 +7,10 @@ row's is a *resume*; a row at another site than the previous row's is a *migrati
 pauses too). The job needs ``work_gpu_hours + restart_overhead_gpu_hours * resumes`` (resumes
 counted over all its rows) and finishes in the first period after which its cumulative work
 reaches that, within 1e-6; ``finish_h = (t + 1) * h``.
+
+Where the contract is silent: rows after the finish period (rule 5 rejects them) still count
+for resumes, migrations, restart and migration costs and power, as the decisions say; two rows
+of one job in one period (rule 3 rejects them) are no resume, and both do work.
 """
 
 from __future__ import annotations

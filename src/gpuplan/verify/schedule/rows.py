@@ -20,6 +20,13 @@ from .decisions import NODES_ON_COLUMNS, PLACEMENT_COLUMNS, SERVICE_COLUMNS, int
 from .facts import ScheduleFacts
 
 TABLES = {"placements": PLACEMENT_COLUMNS, "services": SERVICE_COLUMNS, "nodes_on": NODES_ON_COLUMNS}
+_SITE_AND_TYPE = [("site", "sites", "unknown_site", "site"), ("gpu_type", "gpu_types", "unknown_gpu_type", "GPU type")]
+ID_COLUMNS = {  # table -> (column, ScheduleFacts field of the known ids, rule code, what it names)
+    "placements": [("job", "jobs", "unknown_job", "job"), *_SITE_AND_TYPE],
+    "services": [("service", "services", "unknown_service", "service"), *_SITE_AND_TYPE],
+    "nodes_on": _SITE_AND_TYPE,
+}
+COUNT = {"placements": "gpus", "services": "gpus", "nodes_on": "nodes"}
 
 
 def solution_rows(facts: ScheduleFacts, data: dict) -> tuple[dict[str, pd.DataFrame], list[Violation]]:
@@ -69,22 +76,19 @@ def _usable(facts: ScheduleFacts, table: str, frame: pd.DataFrame) -> tuple[pd.D
             found.append(Violation(rule, _entity(frame, table, i), f"{table}[{i}]: {message(i)}"))
         ok[fresh] = False
 
-    ids = [("job", facts.jobs, "unknown_job", "job")] if table == "placements" else []
-    ids += [("service", facts.services, "unknown_service", "service")] if table == "services" else []
-    ids += [("site", facts.sites, "unknown_site", "site"), ("gpu_type", facts.gpu_types, "unknown_gpu_type", "GPU type")]
     codes = {}
-    for column, known, rule, what in ids:
-        codes[column] = positions(known, frame[column])
+    for column, ids, rule, what in ID_COLUMNS[table]:
+        codes[column] = positions(getattr(facts, ids), frame[column])
         report(codes[column] < 0, rule, lambda i, c=column, w=what: f"no such {w} {shown(frame.at[i, c])}")
-    period, bad_period = integer_values(frame.period)
-    report(bad_period | (period < 0), "format", lambda i: f"period {frame.at[i, 'period']!r} is not a non-negative integer")
-    report(period >= facts.periods, "unknown_period",
-           lambda i: f"period {frame.at[i, 'period']} outside the time grid 0..{facts.periods - 1}")
-    count = "nodes" if table == "nodes_on" else "gpus"
-    amount, bad_amount = integer_values(frame[count])
-    report(bad_amount | (amount < 0), "format", lambda i: f"{count} {frame.at[i, count]!r} is not a non-negative integer")
+    for column in ("period", COUNT[table]):
+        value, bad = integer_values(frame[column])
+        report(bad | (value < 0), "format", lambda i, c=column: f"{c} {frame.at[i, c]!r} is not a non-negative integer")
+        if column == "period":
+            report(value >= facts.periods, "unknown_period",
+                   lambda i: f"period {frame.at[i, 'period']} outside the time grid 0..{facts.periods - 1}")
     if table == "placements":
-        report(mode_positions(facts, codes["gpu_type"], frame.power_mode) < 0, "power_mode", lambda i: _mode_problem(frame, i))
+        unknown_mode = mode_positions(facts, codes["gpu_type"], frame.power_mode) < 0
+        report(unknown_mode, "power_mode", lambda i: _mode_problem(frame, i))
     return frame[ok], found
 
 

@@ -2,8 +2,16 @@
 
 Every function takes the facts and the decisions' evaluation (rows of known ids only; rule 1,
 the rows' format and ids, is :mod:`.rows`' job) and returns the violations it finds, one per
-offending row, job, service period or (site, GPU type, period) cell. Amounts compare with
-``tol`` relative above 1 (``tol * max(1, |limit|)``); the contract's default is 1e-6.
+offending row, job, service period or (site, GPU type, period) cell. Unmet hard demand must be
+at most ``tol`` (absolute, reference GPUs) and facility power at most the grid limit plus
+``tol * max(1, limit)``; the contract's ``tol`` is 1e-6. Whether a job finished is the
+evaluation's (a fixed 1e-6 GPU-hours, see :mod:`.progress`): it decides the value, so it does
+not move with ``tol``.
+
+Where the contract is silent: a row on a GPU type that is no option of its job or service is
+an eligibility violation and does no work / serves no demand, but its GPUs count for capacity
+and power; the gang size is judged only on option types. A (site, type, period) above its
+nodes is a capacity violation only, not also a power_off one.
 """
 
 from __future__ import annotations
@@ -150,7 +158,7 @@ def migration(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
 
 def service_demand(facts: ScheduleFacts, ev: ScheduleEvaluation, tol: float) -> list[Violation]:
     """Rule 8: a hard service's demand is served in every period."""
-    short = facts.hard_services[:, None] & (ev.unmet > _slack(facts.demand, tol))
+    short = facts.hard_services[:, None] & (ev.unmet > tol)  # absolute, as the contract says
     return [Violation("service_demand", facts.services[v], f"period {t}: {ev.served[v, t]:.6g} of "
                       f"{facts.demand[v, t]:.6g} reference GPUs served; the demand is hard")
             for v, t in zip(*np.nonzero(short))]

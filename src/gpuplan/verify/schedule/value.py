@@ -33,6 +33,9 @@ from .facts import ScheduleFacts, schedule_facts
 from .power import Power, site_power, wakes
 from .progress import NONE, Progress, job_progress
 
+# the registry names evaluate and schedule_facts here (value:evaluate, value:schedule_facts)
+__all__ = ["ScheduleEvaluation", "evaluate", "schedule_facts", "weights", "SENSE", "TERMS", "KPIS"]
+
 SENSE = {"cost": "min", "carbon": "min", "value": "max"}
 TERMS = ("energy_cost", "demand_charge", "carbon_kg", "carbon_cost", "tardiness_cost", "unmet_service_cost",
          "restart_cost", "migration_cost", "wake_cost", "job_value")
@@ -110,7 +113,8 @@ def evaluate(facts: ScheduleFacts, placements, services, nodes_on) -> ScheduleEv
 def _served(facts: ScheduleFacts, d: Decisions) -> np.ndarray:
     V, T = len(facts.services), facts.periods
     carried = d.service_gpus * facts.capacity_per_gpu[d.service, d.service_type]
-    return np.bincount(d.service * T + d.service_period, weights=carried, minlength=V * T).reshape(V, T)
+    served = np.bincount(d.service * T + d.service_period, weights=carried, minlength=V * T)
+    return served.astype(float).reshape(V, T)  # float even without rows
 
 
 def _tardiness_h(facts: ScheduleFacts, progress: Progress) -> np.ndarray:
