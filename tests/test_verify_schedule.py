@@ -288,6 +288,8 @@ MUTATIONS = {
     "site not allowed": ({"training_jobs": {0: {"sites": ["s1"]}}}, {}, {"eligibility"}, None),
     "service site not allowed": ({}, rows_with("services", add=[serve("v2", "s1", 2, 1)]), {"eligibility"}, None),
     "non-preemptible with a gap": ({"training_jobs": {0: {"preemptible": False}}}, {}, {"contiguous"}, None),
+    # j2 runs in periods 0 and 1 without a gap, but changes site and power mode between them
+    "non-preemptible changes its way": ({"training_jobs": {1: {"preemptible": False}}}, {}, {"contiguous"}, None),
     "non-migratable moves": ({"training_jobs": {1: {"migratable": False}}}, {}, {"migration"}, None),
     "required job unfinished": ({}, rows_with("placements", drop=[2]), {"required"}, None),
     "rows after finish": ({}, rows_with("placements", add=[place("j2", "s1", 2, 2)]), {"after_finish"}, None),
@@ -509,7 +511,7 @@ def test_tables_the_facts_cannot_read_are_refused_naming_the_row(name):
     data = copy.deepcopy(MICRO)
     change(data)
     with pytest.raises(InputError, match=message):
-        schedule_facts(gp.from_dict(data))
+        schedule_facts(unchecked(data))
 
 
 # ---------------------------------------------------------------- a generated instance

@@ -140,10 +140,18 @@ def work(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
 
 
 def contiguity(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
-    """Rule 6: a non-preemptible job's rows occupy consecutive periods."""
-    resumes = ev.progress.resumes
-    return [Violation("contiguous", facts.jobs[j], f"not preemptible, yet it resumes {resumes[j]} time(s)")
-            for j in np.flatnonzero(~facts.preemptible & (resumes > 0))]
+    """Rule 6: a non-preemptible job's rows occupy consecutive periods, on one site, GPU type and
+    power mode."""
+    d, resumes = ev.decisions, ev.progress.resumes
+    found = [Violation("contiguous", facts.jobs[j], f"not preemptible, yet it resumes {resumes[j]} time(s)")
+             for j in np.flatnonzero(~facts.preemptible & (resumes > 0))]
+    rows = pd.DataFrame({"job": d.job, "site": d.site, "gpu_type": d.gpu_type, "mode": d.mode})
+    rows = rows[~facts.preemptible[rows.job.to_numpy()]] if len(rows) else rows
+    if len(rows):
+        ways = rows.drop_duplicates().groupby("job").size()
+        found += [Violation("contiguous", facts.jobs[j], f"not preemptible, yet it runs {n} ways (site, GPU type, "
+                            "power mode) over its run") for j, n in ways[ways > 1].items()]
+    return found
 
 
 def migration(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
