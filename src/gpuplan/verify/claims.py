@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .assignment.facts import MILLI, NO_ELIGIBLE_GPU, TOO_LARGE, Facts, JobFacts
 from .assignment.value import RUNS, Evaluation, JobValue
+from ..results import NO_SOLUTION, STATUSES
 from .violations import Violation
 
 REASONS = (NO_ELIGIBLE_GPU, TOO_LARGE, "quota", "capacity", "objective")
@@ -247,3 +248,22 @@ def bound_claims(data: dict, sense: str, tol: float) -> list[Violation]:
         if abs(gap - expected) > GAP_TOL:
             return [Violation("bound", "", f"gap {gap:.9g}, but objective and bound give {expected:.9g}")]
     return []
+
+
+def has_solution(data: dict) -> bool:
+    """False for infeasible / unbounded / error, and for a time limit hit before any incumbent
+    (no objective). An unknown status is judged as a solution (and reported by header_claims)."""
+    status = data.get("status")
+    return not (status in NO_SOLUTION or (status == "time_limit" and data.get("objective") is None))
+
+
+def header_claims(data: dict, header: dict, solution_keys, solved: bool) -> list[Violation]:
+    """The solution file's header (format, version, problem), its status, and, when it holds a
+    solution, every key its problem's solution must have."""
+    found = [Violation("format", "", f"{key} is {data.get(key)!r}, expected {value!r}")
+             for key, value in header.items() if data.get(key) != value]
+    if data.get("status") not in STATUSES:
+        found.append(Violation("format", "", f"status {data.get('status')!r} not in {', '.join(STATUSES)}"))
+    if solved:
+        found += [Violation("format", "", f"key '{key}' missing") for key in solution_keys if key not in data]
+    return found

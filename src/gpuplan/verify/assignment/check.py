@@ -7,8 +7,7 @@ null) names the GPU a sharing job shares and is null for every other job."""
 from __future__ import annotations
 
 from ...instance.schema import Instance
-from ...results import NO_SOLUTION, STATUSES
-from ..claims import job_claims, kpi_claims, number, result_claims, term_claims
+from ..claims import has_solution, header_claims, job_claims, kpi_claims, number, result_claims, term_claims
 from .facts import Facts, instance_facts
 from .rules import placement_violations
 from .value import SENSE, Evaluation, evaluate_rows, group_rows
@@ -47,7 +46,7 @@ def judge_rows(instance, rows, *, facts: Facts | None = None,
 
 def check_solution(instance: Instance, data: dict, tol: float = 1e-6) -> list[Violation]:
     solved = has_solution(data)
-    found = _header(data, solved)
+    found = header_claims(data, HEADER, SOLUTION_KEYS, solved)
     if not solved:  # nothing to check but that nothing is placed
         if data.get("placements"):
             message = f"status {data.get('status')!r} means no solution, yet placements are given"
@@ -66,26 +65,6 @@ def check_solution(instance: Instance, data: dict, tol: float = 1e-6) -> list[Vi
     found += term_claims(data.get("objective_terms"), ev, tol)
     found += kpi_claims(data.get("kpis"), ev, tol)
     found += result_claims(data, ev, tol)
-    return found
-
-
-def has_solution(data: dict) -> bool:
-    """False for infeasible / unbounded / error, and for a time limit hit before any incumbent
-    (no objective). An unknown status is judged as a solution (and reported by _header)."""
-    status = data.get("status")
-    return not (status in NO_SOLUTION or (status == "time_limit" and data.get("objective") is None))
-
-
-def _header(data: dict, solved: bool) -> list[Violation]:
-    found = [
-        Violation("format", "", f"{key} is {data.get(key)!r}, expected {value!r}")
-        for key, value in HEADER.items()
-        if data.get(key) != value
-    ]
-    if data.get("status") not in STATUSES:
-        found.append(Violation("format", "", f"status {data.get('status')!r} not in {', '.join(STATUSES)}"))
-    if solved:
-        found += [Violation("format", "", f"key '{key}' missing") for key in SOLUTION_KEYS if key not in data]
     return found
 
 

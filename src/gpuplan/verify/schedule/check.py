@@ -16,8 +16,7 @@ objective, bound, gap and status, and the jobs table is derived from the decisio
 from __future__ import annotations
 
 from ...instance.schema import Instance
-from ...results import NO_SOLUTION, STATUSES
-from ..claims import kpi_value_claims, result_claims, term_claims
+from ..claims import has_solution, header_claims, kpi_value_claims, result_claims, term_claims
 from ..violations import Violation
 from .facts import schedule_facts
 from .rows import TABLES, solution_rows
@@ -32,7 +31,7 @@ SOLUTION_KEYS = ("status", "objective_name", "sense", "objective", "bound", "gap
 
 def check_solution(instance: Instance, data: dict, tol: float = 1e-6) -> list[Violation]:
     solved = has_solution(data)
-    found = _header(data, solved)
+    found = header_claims(data, HEADER, SOLUTION_KEYS, solved)
     if not solved:  # nothing to check but that nothing is decided
         for table in TABLES:
             if data.get(table):
@@ -55,18 +54,3 @@ def check_solution(instance: Instance, data: dict, tol: float = 1e-6) -> list[Vi
     return found
 
 
-def has_solution(data: dict) -> bool:
-    """False for infeasible / unbounded / error, and for a time limit hit before any incumbent
-    (no objective). An unknown status is judged as a solution (and reported by _header)."""
-    status = data.get("status")
-    return not (status in NO_SOLUTION or (status == "time_limit" and data.get("objective") is None))
-
-
-def _header(data: dict, solved: bool) -> list[Violation]:
-    found = [Violation("format", "", f"{key} is {data.get(key)!r}, expected {value!r}")
-             for key, value in HEADER.items() if data.get(key) != value]
-    if data.get("status") not in STATUSES:
-        found.append(Violation("format", "", f"status {data.get('status')!r} not in {', '.join(STATUSES)}"))
-    if solved:
-        found += [Violation("format", "", f"key '{key}' missing") for key in SOLUTION_KEYS if key not in data]
-    return found
