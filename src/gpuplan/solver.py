@@ -69,13 +69,14 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return difference / max(abs(objective), 1e-10)
 
 
-def solve_model(model: pyo.ConcreteModel, options: SolveOptions) -> SolverOutcome:
-    """Solve ``model`` (a MIP start is read from the variables' current values)."""
+def solve_model(model: pyo.ConcreteModel, options: SolveOptions, lp_method: str = "choose") -> SolverOutcome:
+    """Solve ``model`` (a MIP start is read from the variables' current values); ``lp_method``
+    solves the MIP's LPs (HiGHS only)."""
     if model.nvariables() == 0:
         value = pyo.value(model.objective.expr)
         return SolverOutcome("optimal", value, value, 0.0, has_solution=True, message="nothing to decide")
     if options.solver == "highs":
-        return _solve_highs(model, options)
+        return _solve_highs(model, options, lp_method)
     return _solve_other(model, options)
 
 
@@ -91,10 +92,10 @@ def _highs():
     return solver
 
 
-def _solve_highs(model, options: SolveOptions) -> SolverOutcome:
+def _solve_highs(model, options: SolveOptions, lp_method: str = "choose") -> SolverOutcome:
     session = HighsSession(model, options)
     start_accepted = session.pass_start() if options.warm_start else None
-    outcome = session.solve(options.time_limit)
+    outcome = session.solve(options.time_limit, lp_method)
     outcome.start_accepted = start_accepted
     return outcome
 
@@ -176,6 +177,32 @@ class HighsSession:
             highs.changeColsIntegrality(columns, index, integrality)
         return outcome
 
+    def complete(self, fixed, time_limit: float | None) -> bool:
+        """Fix the Pyomo variables ``fixed`` at their current values, solve what is left and load
+        the solution into every variable; the bounds are restored after. True when a solution
+        was found (the variables then hold a complete MIP start)."""
+        highs = self.solver._solver_model
+        column_of = self.solver._pyomo_var_to_solver_var_map
+        fixed = [v for v in fixed if id(v) in column_of and v.value is not None]
+        columns = np.array([column_of[id(v)] for v in fixed], dtype=np.int32)
+        values = np.array([float(v.value) for v in fixed])
+        lp = highs.getLp()
+        lower, upper = np.array(lp.col_lower_)[columns], np.array(lp.col_upper_)[columns]
+        with capture_output(output=self._tee, capture_fd=True):
+            highs.changeColsBounds(len(columns), columns, values, values)
+            self._set_common_options(highs, time_limit)
+            highs.run()
+        found = highs.getInfo().primal_solution_status == 2   # kSolutionStatusFeasible
+        if found:
+            solution = highs.getSolution().col_value
+            for var in self.model.component_data_objects(pyo.Var, active=True):
+                column = column_of.get(id(var))
+                if column is not None:
+                    var.set_value(solution[column], skip_validation=True)
+        highs.changeColsBounds(len(columns), columns, lower, upper)
+        highs.clearSolver()
+        return found
+
     def _set_common_options(self, highs, time_limit):
         highs.setOptionValue("time_limit", float(time_limit) if time_limit is not None else np.inf)
         highs.setOptionValue("random_seed", int(self.options.seed))
@@ -243,7 +270,9 @@ class HighsSession:
         return Improvement(best, rounds, time.perf_counter() - started)
 
 
-    def solve(self, time_limit: float | None) -> SolverOutcome:
+    def solve(self, time_limit: float | None, lp_method: str = "choose") -> SolverOutcome:
+        """The MIP; ``lp_method`` ("choose", "simplex", "ipm") solves its LPs: the caller picks
+        it, knowing its model."""
         tick = time.perf_counter()
         results = self.solver.solve(
             self.model,
@@ -253,7 +282,7 @@ class HighsSession:
             threads=self.options.threads,
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
-            solver_options={"random_seed": int(self.options.seed)},
+            solver_options={"random_seed": int(self.options.seed), "mip_lp_solver": lp_method},
         )
         outcome = _outcome_from_results(results, self.model, self.options.mip_gap)
         outcome.handoff_s, outcome.solve_s = self.handoff_s, time.perf_counter() - tick

@@ -2,26 +2,35 @@
 each job runs, its completion, tardiness, restarts and migrations.
 
 A preemptible job has a binary ``run`` per (job, option, period) and a monotone ``done`` per
-period. A non-preemptible job keeps one option through one contiguous run, so it is written
-with cumulative start binaries ``started[j, o, t]`` ("started on option o by period t"): it
-runs in period t exactly when ``started[t] - started[t - p]`` is 1 (p = its duration on o).
-That keeps two nonzeros per job and option in each capacity row, where one start binary per
-period would put p of them there (the plain time-indexed model of the weighted-tardiness
-literature, whose LP HiGHS could not even bound on 40-job instances).
+period. A non-preemptible job keeps one option through one contiguous run, so it is one binary
+``begin[j, o, t]`` per allowed start: it occupies periods t .. t + p - 1 (p = its duration on o).
 
-The block leaves ``built.job_use``: (site, GPU type, period) -> [(gpus, gpu_kw, expression)],
-the run expressions that the nodes block charges to capacity and IT power.
+The block leaves ``built.job_use``: (site, GPU type) -> [Occupancy], each a variable that holds
+``gpus`` GPUs drawing ``gpu_kw`` from period ``first`` to ``last``. The nodes block writes its
+capacity rows as differences of consecutive periods, where a begin binary appears only where
+its run starts and ends: two nonzeros instead of p (the plain time-indexed rows, whose LP HiGHS
+could not even bound on 40-job weighted-tardiness instances).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 import pyomo.environ as pyo
 
 from ...index.schedule import JobPlan
 from ..build import InfeasibleInstance
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    gpus: int
+    gpu_kw: float
+    var: object     # the Pyomo variable (binary run or begin, or an integer GPU count with gpus 1)
+    first: int
+    last: int
 
 
 def add_jobs(built) -> None:
@@ -31,7 +40,7 @@ def add_jobs(built) -> None:
     for job in idx.jobs:
         if job.required and not _can_finish(job):
             raise InfeasibleInstance(f"required job '{job.id}' cannot finish in its window on any option")
-    use: dict[tuple[str, str, int], list] = defaultdict(list)
+    use: dict[tuple[str, str], list[Occupancy]] = defaultdict(list)
     built.job_use = use
     finished = {}
     _add_preemptible(built, preemptible, use, finished)
@@ -68,7 +77,7 @@ def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
     for j, o, t in run_keys:
         by_period[j, t].append(o)
         option = plans[j].options[o]
-        use[option.site, option.gpu_type, t].append((option.gpus, option.gpu_kw, m.run[j, o, t]))
+        use[option.site, option.gpu_type].append(Occupancy(option.gpus, option.gpu_kw, m.run[j, o, t], t, t))
 
     def on(j, t):
         return sum(m.run[j, o, t] for o in by_period[j, t])
@@ -176,38 +185,24 @@ def _add_contiguous(built, jobs: list[JobPlan], use, finished) -> None:
             starts[job.id, o] = [t for t in job.periods if all(t + i in window for i in range(p))]
     plans = {job.id: job for job in jobs}
     keys = [(j, o, t) for (j, o), ts in starts.items() for t in ts]
-    m.start_by_keys = pyo.Set(initialize=keys, dimen=3, doc="(non-preemptible job, option, allowed start period)")
-    m.started = pyo.Var(m.start_by_keys, within=pyo.Binary, doc="the job has started on the option by the period")
-    chained = [(j, o, ts[i]) for (j, o), ts in starts.items() for i in range(1, len(ts))]
-    m.started_chain = pyo.Set(initialize=chained, dimen=3, doc="(job, option, start period after its first)")
-    m.started_stays = pyo.Constraint(m.started_chain, doc="once started, started",
-                                     rule=lambda m, j, o, t: m.started[j, o, t] >= m.started[j, o, t - 1])
+    m.begin_keys = pyo.Set(initialize=keys, dimen=3, doc="(non-preemptible job, option, allowed start period)")
+    m.begin = pyo.Var(m.begin_keys, within=pyo.Binary, doc="the job's one run starts on the option in the period")
     m.contiguous_jobs = pyo.Set(initialize=[job.id for job in jobs], doc="non-preemptible jobs")
     m.one_start = pyo.Constraint(
         m.contiguous_jobs, doc="a non-preemptible job starts at most once, on one option",
-        rule=lambda m, j: sum(m.started[j, o, starts[j, o][-1]] for o in range(len(plans[j].options))
-                              if starts[j, o]) <= 1)
+        rule=lambda m, j: sum(m.begin[j, o, t] for o in range(len(plans[j].options)) for t in starts[j, o]) <= 1)
 
     tardiness = 0
     for job in jobs:
         ended = 0
         for o, option in enumerate(job.options):
-            ts = starts[job.id, o]
-            if not ts:
-                continue
-            p, first, last = job.duration(option), ts[0], ts[-1]
-
-            def started(t, j=job.id, o=o):
-                return m.started[j, o, min(t, last)] if t >= first else 0
-            for t in range(first, last + p):
-                use[option.site, option.gpu_type, t].append(
-                    (option.gpus, option.gpu_kw, started(t) - started(t - p)))
-            ended = ended + m.started[job.id, o, last]
-            # started[t] - started[t-1] = "starts in t", ending at the end of t + p - 1
-            for t in ts:
-                cost = job.finish_cost.get(t + p - 1, 0.0) - (job.finish_cost.get(t + p, 0.0) if t < last else 0.0)
-                if cost:
-                    tardiness = tardiness + cost * m.started[job.id, o, t]
+            p = job.duration(option)
+            for t in starts[job.id, o]:
+                var = m.begin[job.id, o, t]
+                use[option.site, option.gpu_type].append(Occupancy(option.gpus, option.gpu_kw, var, t, t + p - 1))
+                ended = ended + var
+                if job.finish_cost[t + p - 1]:
+                    tardiness = tardiness + job.finish_cost[t + p - 1] * var
         finished[job.id] = ended
     built.contiguous_starts = starts
     built.add_term("tardiness_cost", tardiness)

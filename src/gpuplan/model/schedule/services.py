@@ -8,6 +8,7 @@ from collections import defaultdict
 import pyomo.environ as pyo
 
 from ..build import InfeasibleInstance
+from .jobs import Occupancy
 
 
 def add_services(built) -> None:
@@ -27,7 +28,7 @@ def add_services(built) -> None:
     for v, o, t in keys:
         option = plans[v].options[o]
         by_period[v, t].append(o)
-        use[option.site, option.gpu_type, t].append((1, option.gpu_kw, m.serving[v, o, t]))
+        use[option.site, option.gpu_type].append(Occupancy(1, option.gpu_kw, m.serving[v, o, t], t, t))
     for v, t in demand_keys:
         if not by_period[v, t] and plans[v].unmet_cost_per_gpu_hour is None:
             raise InfeasibleInstance(f"hard service '{v}' has demand in period {t} but no GPUs it may use")
