@@ -111,14 +111,25 @@ class LowestCarbon:
 
 
 def _cleanest(job: JobPlan, option: JobOption, usable: np.ndarray, intensity: np.ndarray) -> list[int] | None:
+    """The lowest-carbon periods: one contiguous block for a non-preemptible job; for a preemptible
+    one the cleanest periods picked one by one, or the cleanest block where the overhead of the
+    pauses makes the picked periods dirtier in all (a block wins ties)."""
+    block = _cleanest_block(job, option, usable, intensity)
     if not job.preemptible:
-        starts, length = contiguous_starts(job, option, usable)
-        if not len(starts):
-            return None
-        window_carbon = np.convolve(intensity, np.ones(length), mode="valid")[starts]
-        best = int(starts[int(np.argmin(window_carbon))])   # the first of the least: earliest on ties
-        return list(range(best, best + length))
-    return _cleanest_periods(job, option, np.flatnonzero(usable).tolist(), intensity)
+        return block
+    picked = _cleanest_periods(job, option, np.flatnonzero(usable).tolist(), intensity)
+    if block is None or (picked is not None and intensity[picked].sum() < intensity[block].sum()):
+        return picked
+    return block
+
+
+def _cleanest_block(job: JobPlan, option: JobOption, usable: np.ndarray, intensity: np.ndarray) -> list[int] | None:
+    starts, length = contiguous_starts(job, option, usable)
+    if not len(starts):
+        return None
+    window_carbon = np.convolve(intensity, np.ones(length), mode="valid")[starts]
+    best = int(starts[int(np.argmin(window_carbon))])   # the first of the least: earliest on ties
+    return list(range(best, best + length))
 
 
 def _cleanest_periods(job: JobPlan, option: JobOption, candidates: list[int], intensity: np.ndarray):
