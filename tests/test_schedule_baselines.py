@@ -6,6 +6,8 @@ Micro-instances (tests/schedule_cases.py): site "a" (and "b"), GPU type "g" of 1
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -182,7 +184,8 @@ def test_a_service_takes_the_cheapest_site_first_then_the_next():
 
 def test_a_required_job_that_cannot_fit_fails_the_baseline_with_its_name():
     # each fits alone (the loader accepts it); after "first" (deadline 2) "second" has period 2 only
-    jobs = [{"id": "second", "work_gpu_hours": 2, "deadline_h": 3}, {"id": "first", "work_gpu_hours": 2, "deadline_h": 2}]
+    jobs = [{"id": "second", "work_gpu_hours": 2, "deadline_h": 3},
+            {"id": "first", "work_gpu_hours": 2, "deadline_h": 2}]
     instance = micro(periods=3, jobs=jobs)
     for baseline in BASELINES:
         plan = plan_of(baseline, instance)
@@ -250,3 +253,21 @@ def test_carbon_aware_emits_less_than_asap_on_the_tidal_week():
 
     assert carbon(carbon_aware(idx)) < carbon(asap(idx))
 
+
+
+# The baselines' own import closure, without gpuplan/__init__.py (which may load the solver).
+_BARE_IMPORT = """
+import importlib.util, sys, types
+spec = importlib.util.find_spec("gpuplan")
+package = types.ModuleType("gpuplan")
+package.__path__ = list(spec.submodule_search_locations)
+sys.modules["gpuplan"] = package
+import gpuplan.heuristics.schedule
+print(" ".join(sorted(m for m in sys.modules if m.split(".")[0] == "pyomo" or m.startswith(("gpuplan.model",
+      "gpuplan.solver")))))
+"""
+
+
+def test_the_baselines_import_neither_pyomo_nor_the_model():
+    out = subprocess.run([sys.executable, "-c", _BARE_IMPORT], check=True, capture_output=True, text=True)
+    assert out.stdout.split() == []

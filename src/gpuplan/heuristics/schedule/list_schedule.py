@@ -107,7 +107,8 @@ def _serve(idx: ScheduleIndex, tracker: CapacityTracker, service: ServicePlan, t
     for option in sorted(service.options, key=lambda o: _serving_cost(idx, tracker, o, t)):
         if remaining <= DEMAND_TOL:
             break
-        wanted = min(math.ceil(remaining / option.capacity_per_gpu - 1e-9), int(tracker.free(option.site, option.gpu_type)[t]))
+        free = int(tracker.free(option.site, option.gpu_type)[t])
+        wanted = min(math.ceil(remaining / option.capacity_per_gpu - 1e-9), free)
         gpus = _most_that_fit(tracker, option, t, wanted)
         if gpus > 0:
             tracker.add(option.site, option.gpu_type, [t], gpus, gpus * option.gpu_kw)
