@@ -12,8 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, event, given, settings
+from hypothesis import strategies as st
 
 import gpuplan as gp
+from gpuplan.errors import InputError
 from gpuplan.generate_schedule import generate_schedule
 from gpuplan.heuristics.schedule import Plan, asap, carbon_aware, deadline_order, earliest, list_schedule
 from gpuplan.index.schedule import build_schedule_index
@@ -271,3 +274,40 @@ print(" ".join(sorted(m for m in sys.modules if m.split(".")[0] == "pyomo" or m.
 def test_the_baselines_import_neither_pyomo_nor_the_model():
     out = subprocess.run([sys.executable, "-c", _BARE_IMPORT], check=True, capture_output=True, text=True)
     assert out.stdout.split() == []
+
+
+# ---------------------------------------------------------------- any tiny instance
+
+_job = st.fixed_dictionaries({
+    "work_gpu_hours": st.sampled_from([0.5, 1, 2, 3.5]), "gpus": st.integers(1, 3),
+    "preemptible": st.booleans(), "required": st.booleans(),
+    "restart_overhead_gpu_hours": st.sampled_from([0, 0.5, 1]),
+    "release_h": st.integers(0, 2), "due_h": st.none() | st.integers(1, 5),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(jobs=st.lists(_job, max_size=5), nodes=st.integers(1, 3), gpus_per_node=st.integers(1, 2),
+       carbon=st.lists(st.integers(0, 3), min_size=5, max_size=5),
+       limits=st.none() | st.lists(st.sampled_from([1.0, 2.5, 4.0, 9.0]), min_size=5, max_size=5),
+       power_off=st.booleans(), demand=st.lists(st.integers(0, 2), min_size=5, max_size=5), hard=st.booleans())
+def test_every_plan_either_passes_the_verifier_or_says_why_there_is_none(jobs, nodes, gpus_per_node, carbon, limits,
+                                                                        power_off, demand, hard):
+    jobs = [{"id": f"j{i}", **job} for i, job in enumerate(jobs)]
+    service = {"id": "chat", **({} if hard else {"unmet_cost_per_gpu_hour": 1})}
+    try:
+        instance = micro(periods=5, nodes=nodes, gpus_per_node=gpus_per_node, sites=("a", "b"), jobs=jobs,
+                         carbon={"a": carbon, "b": carbon[::-1]}, limits={"a": limits, "b": None},
+                         services=[service], demand=[("chat", demand)],
+                         facilities=[{"site": "a", "power_off": power_off, "node_idle_w": 50, "node_busy_w": 150}])
+    except InputError:
+        assume(False)   # the loader already refuses it: no plan exists
+    for baseline in BASELINES:
+        plan = plan_of(baseline, instance)
+        event("failed" if plan.failed else "planned")
+        if plan.failed:
+            assert plan.message.startswith(("required job", "hard service", "site 'a' period"))
+            continue
+        ev = checked(instance, plan)
+        finished = set(ev.jobs[ev.jobs.state != "unfinished"].job)
+        assert finished == {job["id"] for job in jobs} - set(plan.left_out)
