@@ -352,7 +352,8 @@ def energy_profile(result: Result, instance: Instance | None = None, *, ax: Axes
     instance gives one, and the electricity price dotted on a twin Axes at the right (the one
     sibling of ``ax`` sharing its x axis). Lines come from ``result.energy``; ``instance`` only
     names the x axis (hours on a 1 h grid)."""
-    result = _one_result(result, ("energy",), "energy_profile")
+    result = _one_result(result, {"energy": ("site", "period", "facility_kw", "grid_limit_kw", "price_per_kwh")},
+                         "energy_profile")
     energy = result.energy
     periods = _horizon(result, instance)
     ax = ax if ax is not None else _new_axes(figsize=(min(14, 5 + 0.08 * periods), 3.8))
@@ -397,7 +398,8 @@ def gpu_use(result: Result, instance: Instance | None = None, *, ax: Axes | None
     :func:`busy_gpus`). With ``instance``, the GPUs of the nodes powered on (``result.nodes_on``
     times the instance's GPUs per node) are drawn as a dashed step line: the capacity the
     bars must fit in."""
-    result = _one_result(result, ("placements", "services", "nodes_on"), "gpu_use")
+    result = _one_result(result, {"placements": ("period", "gpus", "power_mode"), "services": ("period", "gpus"),
+                                  "nodes_on": ("site", "gpu_type", "period", "nodes")}, "gpu_use")
     table = busy_gpus(result)
     ax = ax if ax is not None else _new_axes(figsize=(min(14, 5 + 0.08 * len(table)), 3.8))
     modes = [c for c in table.columns if c != "services"]
@@ -451,7 +453,8 @@ def job_timeline(result: Result, instance: Instance | None = None, *, max_jobs: 
     ``max_jobs``), a bar per run of periods at one site (see :func:`job_runs`) in the site's
     colour, and the due time as a red tick. Due times come from ``instance`` when given, else
     from the late jobs' finish minus tardiness (the only due times a Result holds)."""
-    result = _one_result(result, ("placements", "jobs"), "job_timeline")
+    result = _one_result(result, {"placements": ("job", "site", "period"),
+                                  "jobs": ("job", "state", "start", "finish", "tardiness_h")}, "job_timeline")
     jobs = result.jobs.sort_values("start", kind="stable", na_position="last")
     shown = jobs.head(max_jobs)
     row_of = {job: i for i, job in enumerate(shown.job)}
@@ -461,7 +464,8 @@ def job_timeline(result: Result, instance: Instance | None = None, *, max_jobs: 
     for site, color in _site_colors(result).items():
         part = runs[runs.site == site]
         if len(part):
-            ax.barh(part.job.map(row_of), part.periods, left=part["first"], height=0.7, color=color, label=f"site {site}")
+            ax.barh(part.job.map(row_of), part.periods, left=part["first"], height=0.7, color=color,
+                    label=f"site {site}")
     due = _due_periods(result, instance).reindex(shown.job).to_numpy(float)
     y = np.arange(len(shown), dtype=float)
     has = np.isfinite(due)
@@ -500,7 +504,7 @@ def compare_energy(results: ResultSet, metrics: Sequence[str] = ENERGY_METRICS, 
     per KPI and one bar per result (e.g. ``{"cost": a, "carbon": b}``). KPIs have different
     units, so a bar's height is its value over the largest magnitude of that KPI among the
     results; the label is the value itself."""
-    named = _needing(results, ("energy",), "compare_energy")
+    named = _needing(results, {"energy": ()}, "compare_energy")   # the KPIs of a result with energy rows
     values = np.array([[metric_value(r, m) for m in metrics] for r in named.values()])
     largest = np.nanmax(np.abs(values), axis=0, initial=0.0)
     heights = values / np.where(largest > 0, largest, 1.0)
@@ -543,21 +547,26 @@ def _site_colors(result: Result) -> dict:
     return {site: _series_color(i) for i, site in enumerate(sites)}
 
 
-def _one_result(result: Result, tables: tuple[str, ...], plot: str) -> Result:
+def _one_result(result: Result, needs: Mapping[str, tuple[str, ...]], plot: str) -> Result:
     if not isinstance(result, Result):
         raise ValueError(f"{plot} draws one Result, not {type(result).__name__}")
-    return next(iter(_needing(result, tables, plot).values()))
+    return next(iter(_needing(result, needs, plot).values()))
 
 
-def _needing(results: ResultSet, tables: tuple[str, ...], plot: str) -> dict[str, Result]:
-    """Results by display name (see :func:`_named`), each with a solution and the ``tables``
-    ``plot`` draws from; ValueError naming the result and what it lacks otherwise."""
+def _needing(results: ResultSet, needs: Mapping[str, tuple[str, ...]], plot: str) -> dict[str, Result]:
+    """Results by display name (see :func:`_named`), each with a solution and, among the tables
+    its problem declares, each table of ``needs`` with the columns given; ValueError naming the
+    result and what it lacks otherwise. Columns count, not just names: every problem has its
+    ``placements``, only some have a ``period`` in them."""
     named = _names(results)
     for name, result in named.items():
-        declared = {spec.name for spec in result.table_specs()}
-        missing = [t for t in tables if t not in declared]
+        declared = {spec.name: spec.columns for spec in result.table_specs()}
+        missing = [table if table not in declared else
+                   f"{table}({', '.join(c for c in columns if c not in declared[table])})"
+                   for table, columns in needs.items()
+                   if table not in declared or not set(columns) <= set(declared[table])]
         if missing:
-            raise ValueError(f"{plot} needs the table(s) {', '.join(missing)}, which result '{name}' "
+            raise ValueError(f"{plot} needs {' and '.join(missing)}, which result '{name}' "
                              f"(problem {result.problem}) does not have")
         if not result.has_solution:
             raise ValueError(f"result '{name}' has no solution to plot (status {result.status})")
