@@ -5,6 +5,7 @@ solution or the tables a plot needs are refused by name."""
 from __future__ import annotations
 
 import re
+import warnings
 
 import matplotlib
 
@@ -39,9 +40,10 @@ def solved(instance, **kwargs):
 
 @pytest.fixture(scope="module")
 def tidal():
-    """One site with one node of 2 GPUs, a grid limit, a tidal service and a job finishing late:
-    b (due 2 h) waits for the cheap hours and ends at 3 h; a is due at 4 h and on time."""
+    """One site with one node of 2 GPUs, a grid limit, a PUE of 1.25, a tidal service and a job
+    finishing late: b (due 2 h) waits for the cheap hours and ends at 3 h; a is due at 4 h and on time."""
     instance = micro(periods=4, nodes=1, gpus_per_node=2, prices=[4, 1, 1, 4], limits=[3, 3, 3, 3],
+                     temps=[20, 20, 20, 20], pue_curve=[{"site": "a", "outdoor_temp_c": 0, "pue": 1.25}],
                      jobs=[{"id": "a", "work_gpu_hours": 2, "due_h": 4},
                            {"id": "b", "work_gpu_hours": 1, "due_h": 2, "tardiness_cost_per_h": 1}],
                      services=[{"id": "v", "unmet_cost_per_gpu_hour": 5}], demand=[("v", [1, 1, 0, 1])])
@@ -80,6 +82,7 @@ def test_energy_profile_lines_are_the_energy_table(tidal):
     lines = steps(ax)
     power = lines["a: facility kW"].get_data()
     np.testing.assert_allclose(power.values, energy.facility_kw)
+    np.testing.assert_allclose(power.values, 1.25 * energy.it_kw)   # facility, not IT power
     np.testing.assert_array_equal(power.edges, [0, 1, 2, 3, 4])
     limit = lines["a: grid limit"]
     np.testing.assert_allclose(limit.get_data().values, [3, 3, 3, 3])
@@ -264,3 +267,13 @@ def test_single_result_plots_refuse_several(tidal):
     _, result = tidal
     with pytest.raises(ValueError, match="job_timeline draws one Result, not dict"):
         plot.job_timeline({"milp": result})
+
+
+def test_a_schedule_without_jobs_draws_services_and_an_empty_timeline():
+    instance = micro(periods=3, nodes=1, services=[{"id": "v", "unmet_cost_per_gpu_hour": 5}], demand=[("v", [1, 0, 1])])
+    result = solved(instance)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(bar_heights(plot.gpu_use(result, instance))["services"], [1, 0, 1])
+        ax = plot.job_timeline(result, instance)
+    assert ax.get_yticklabels() == [] and ax.containers == [] and ax.get_legend() is None

@@ -472,11 +472,12 @@ def job_timeline(result: Result, instance: Instance | None = None, *, max_jobs: 
     if has.any():
         ax.vlines(due[has], y[has] - 0.45, y[has] + 0.45, colors=DUE_COLOR, linewidth=2.5, label="due")
     ax.set_yticks(y, [_job_label(job) for job in shown.itertuples(index=False)])
-    ax.set_ylim(len(shown) - 0.5, -0.5)
+    ax.set_ylim(max(len(shown), 1) - 0.5, -0.5)
     _time_axis(ax, instance, _horizon(result, instance))
     cut = f" (first {len(shown)} of {len(jobs)} jobs by start)" if len(shown) < len(jobs) else ""
     ax.set_title(f"Jobs over time: {_result_label(result)}{cut}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    if ax.get_legend_handles_labels()[0]:  # no bars without jobs that ran
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     return ax
 
 
