@@ -11,6 +11,13 @@ come from the Result's tables, so a plot shows exactly what the Result holds:
 - :func:`compare` / :func:`compare_kpis`: an objective or KPIs of several results, e.g. the
   optimizer against the greedy baseline.
 - :func:`sweep`: a summary column against a swept parameter (e.g. from ``solve_many``).
+
+Schedule results (time on the x axis, period ``t`` spanning ``[t, t+1)``):
+
+- :func:`energy_profile`: facility kW per site with its grid limit, and the electricity price.
+- :func:`gpu_use`: busy GPUs per period by use (training per power mode, services).
+- :func:`job_timeline`: a Gantt chart of the jobs' periods by site, with due times.
+- :func:`compare_energy`: energy cost, carbon and peak power of several results.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .instance.nodes import node_infos
 from .instance.schema import Instance
@@ -325,6 +333,245 @@ def sweep(frame: pd.DataFrame, x: str, y: str | Sequence[str] = "objective", *, 
         ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     return ax
+
+
+# ---------------------------------------------------------------- schedules over a time grid
+# Period t is drawn as the span [t, t+1) of the x axis, so that with a 1 h grid the axis reads
+# in hours and a due time of d hours sits at d / period_hours.
+
+TRAINING_CMAP = "Blues"
+SERVICE_COLOR = "#fd8d3c"
+NODES_ON_COLOR = "#252525"
+DUE_COLOR = "#cb181d"
+ENERGY_METRICS = ("energy_cost", "carbon_t", "peak_kw")
+METRIC_LABELS = {"energy_cost": "energy cost", "carbon_t": "carbon (t)", "peak_kw": "peak (kW)"}
+
+
+def energy_profile(result: Result, instance: Instance | None = None, *, ax: Axes | None = None) -> Axes:
+    """Facility kW of each site per period (a step line), its grid limit dashed where the
+    instance gives one, and the electricity price dotted on a twin Axes at the right (the one
+    sibling of ``ax`` sharing its x axis). Lines come from ``result.energy``; ``instance`` only
+    names the x axis (hours on a 1 h grid)."""
+    result = _one_result(result, {"energy": ("site", "period", "facility_kw", "grid_limit_kw", "price_per_kwh")},
+                         "energy_profile")
+    energy = result.energy
+    periods = _horizon(result, instance)
+    ax = ax if ax is not None else _new_axes(figsize=(min(14, 5 + 0.08 * periods), 3.8))
+    price_ax = ax.twinx()
+    colors = _site_colors(result)
+    for site, rows in energy.groupby("site", sort=False):
+        rows = rows.sort_values("period")
+        edges = np.append(rows.period.to_numpy(), rows.period.iloc[-1] + 1)
+        ax.stairs(rows.facility_kw.to_numpy(float), edges, baseline=None, color=colors[site], linewidth=2,
+                  label=f"{site}: facility kW")
+        limit = rows.grid_limit_kw.to_numpy(float)
+        if np.isfinite(limit).any():
+            ax.stairs(limit, edges, baseline=None, color=colors[site], linestyle="--", label=f"{site}: grid limit")
+        price_ax.stairs(rows.price_per_kwh.to_numpy(float), edges, baseline=None, color=colors[site], linestyle=":",
+                        alpha=0.8, label=f"{site}: price")
+    _time_axis(ax, instance, periods)
+    ax.set_ylabel("facility power (kW)")
+    price_ax.set_ylabel("electricity price per kWh (dotted)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Facility power, grid limit and price: {_result_label(result)}")
+    handles, labels = (a + b for a, b in zip(ax.get_legend_handles_labels(), price_ax.get_legend_handles_labels()))
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=min(len(labels), 3),
+              frameon=False, fontsize="small")
+    return ax
+
+
+def busy_gpus(result: Result) -> pd.DataFrame:
+    """Busy GPUs per period (rows 0 .. the last period of the result's tables), one column per use:
+    ``training (<power mode>)`` from ``result.placements`` (``full`` first) and ``services``
+    from ``result.services``."""
+    placements, services = result.placements, result.services
+    periods = pd.RangeIndex(_horizon(result), name="period")
+    modes = sorted(set(placements.power_mode), key=lambda m: (m != "full", m))
+    training = placements.groupby(["power_mode", "period"]).gpus.sum()
+    table = pd.DataFrame({f"training ({mode})": training[mode] for mode in modes}, index=periods)
+    table["services"] = services.groupby("period").gpus.sum()
+    return table.fillna(0).astype(int)
+
+
+def gpu_use(result: Result, instance: Instance | None = None, *, ax: Axes | None = None) -> Axes:
+    """Busy GPUs per period stacked by use (training jobs per power mode, then services; see
+    :func:`busy_gpus`). With ``instance``, the GPUs of the nodes powered on (``result.nodes_on``
+    times the instance's GPUs per node) are drawn as a dashed step line: the capacity the
+    bars must fit in."""
+    result = _one_result(result, {"placements": ("period", "gpus", "power_mode"), "services": ("period", "gpus"),
+                                  "nodes_on": ("site", "gpu_type", "period", "nodes")}, "gpu_use")
+    table = busy_gpus(result)
+    ax = ax if ax is not None else _new_axes(figsize=(min(14, 5 + 0.08 * len(table)), 3.8))
+    modes = [c for c in table.columns if c != "services"]
+    shades = plt.get_cmap(TRAINING_CMAP)(np.linspace(0.85, 0.4, len(modes))) if modes else []
+    colors = dict(zip(modes, shades), services=SERVICE_COLOR)
+    bottom = np.zeros(len(table))
+    for use in table.columns:
+        ax.bar(table.index, table[use], width=1.0, align="edge", bottom=bottom, color=colors[use], label=use,
+               edgecolor="white", linewidth=0.3)
+        bottom += table[use].to_numpy(float)
+    if instance is not None:
+        on = gpus_on(result, instance).reindex(table.index, fill_value=0)
+        ax.stairs(on.to_numpy(float), np.arange(len(on) + 1), baseline=None, color=NODES_ON_COLOR, linestyle="--",
+                  label="GPUs of nodes on")
+    _time_axis(ax, instance, _horizon(result, instance))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("GPUs")
+    ax.set_title(f"Busy GPUs by use: {_result_label(result)}")
+    _legend_below(ax)
+    return ax
+
+
+def gpus_on(result: Result, instance: Instance) -> pd.Series:
+    """GPUs of the nodes powered on per period: ``result.nodes_on`` times the GPUs per node of
+    ``instance.capacity`` (a later row of a (site, GPU type) wins, as in the index)."""
+    per_node = {(r.site, r.gpu_type): r.gpus_per_node
+                for r in sorted(instance.capacity, key=lambda r: r.period is not None)}
+    on = result.nodes_on
+    missing = sorted({(s, g) for s, g in zip(on.site, on.gpu_type)} - set(per_node))
+    if missing:
+        raise ValueError(f"instance '{instance.name}' has no capacity for site/GPU type "
+                         f"{', '.join(f'{s}/{g}' for s, g in missing)} of the result's nodes_on")
+    gpus = on.nodes.to_numpy(int) * np.array([per_node[s, g] for s, g in zip(on.site, on.gpu_type)], dtype=int)
+    return pd.Series(gpus, index=on.period.to_numpy()).groupby(level=0).sum().rename_axis("period")
+
+
+def job_runs(result: Result) -> pd.DataFrame:
+    """``result.placements`` merged into runs: one row (job, site, first period, periods) per
+    stretch of consecutive periods a job spends at one site."""
+    rows = result.placements.sort_values(["job", "period"])
+    new_run = ((rows.job != rows.job.shift()) | (rows.site != rows.site.shift())
+               | (rows.period != rows.period.shift() + 1))
+    runs = rows.groupby(new_run.cumsum().to_numpy()).agg(
+        job=("job", "first"), site=("site", "first"), first=("period", "min"), periods=("period", "size"))
+    return runs.reset_index(drop=True)
+
+
+def job_timeline(result: Result, instance: Instance | None = None, *, max_jobs: int = 40,
+                 ax: Axes | None = None) -> Axes:
+    """A Gantt chart: one row per job (by start, jobs that never ran last; the first
+    ``max_jobs``), a bar per run of periods at one site (see :func:`job_runs`) in the site's
+    colour, and the due time as a red tick. Due times come from ``instance`` when given, else
+    from the late jobs' finish minus tardiness (the only due times a Result holds)."""
+    result = _one_result(result, {"placements": ("job", "site", "period"),
+                                  "jobs": ("job", "state", "start", "finish", "tardiness_h")}, "job_timeline")
+    jobs = result.jobs.sort_values("start", kind="stable", na_position="last")
+    shown = jobs.head(max_jobs)
+    row_of = {job: i for i, job in enumerate(shown.job)}
+    runs = job_runs(result)
+    runs = runs[runs.job.isin(row_of)]
+    ax = ax if ax is not None else _new_axes(figsize=(9, 1.6 + 0.3 * len(shown)))
+    for site, color in _site_colors(result).items():
+        part = runs[runs.site == site]
+        if len(part):
+            ax.barh(part.job.map(row_of), part.periods, left=part["first"], height=0.7, color=color,
+                    label=f"site {site}")
+    due = _due_periods(result, instance).reindex(shown.job).to_numpy(float)
+    y = np.arange(len(shown), dtype=float)
+    has = np.isfinite(due)
+    if has.any():
+        ax.vlines(due[has], y[has] - 0.45, y[has] + 0.45, colors=DUE_COLOR, linewidth=2.5, label="due")
+    ax.set_yticks(y, [_job_label(job) for job in shown.itertuples(index=False)])
+    ax.set_ylim(max(len(shown), 1) - 0.5, -0.5)
+    _time_axis(ax, instance, _horizon(result, instance))
+    cut = f" (first {len(shown)} of {len(jobs)} jobs by start)" if len(shown) < len(jobs) else ""
+    ax.set_title(f"Jobs over time: {_result_label(result)}{cut}")
+    if ax.get_legend_handles_labels()[0]:  # no bars without jobs that ran
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    return ax
+
+
+def _due_periods(result: Result, instance: Instance | None) -> pd.Series:
+    """Due time per job in periods (x-axis units)."""
+    if instance is not None:
+        h = instance.time.period_hours
+        return pd.Series({job.id: job.due_h / h for job in instance.training_jobs if job.due_h is not None},
+                         dtype=float)
+    late = result.jobs[result.jobs.state == "late"].set_index("job")
+    # A finished job ends with the end of its last period, so its finish in hours over that end
+    # in periods is the period length.
+    end = result.placements.groupby("job").period.max().reindex(late.index) + 1
+    return (late.finish - late.tardiness_h) * end / late.finish
+
+
+def _job_label(job) -> str:
+    if job.state == "late":
+        return f"{job.job}  late {job.tardiness_h:g} h"
+    return job.job if job.state == "done" else f"{job.job}  {job.state}"
+
+
+def compare_energy(results: ResultSet, metrics: Sequence[str] = ENERGY_METRICS, *, ax: Axes | None = None) -> Axes:
+    """Grouped bars of schedule KPIs (energy cost, carbon in t, peak kW by default), one group
+    per KPI and one bar per result (e.g. ``{"cost": a, "carbon": b}``). KPIs have different
+    units, so a bar's height is its value over the largest magnitude of that KPI among the
+    results; the label is the value itself."""
+    named = _needing(results, {"energy": ()}, "compare_energy")   # the KPIs of a result with energy rows
+    values = np.array([[metric_value(r, m) for m in metrics] for r in named.values()])
+    largest = np.nanmax(np.abs(values), axis=0, initial=0.0)
+    heights = values / np.where(largest > 0, largest, 1.0)
+    ax = ax if ax is not None else _new_axes(figsize=(2 + 1.2 * len(metrics) * max(1, len(named) / 2), 3.8))
+    x = np.arange(len(metrics), dtype=float)
+    width = 0.8 / len(named)
+    for i, name in enumerate(named):
+        bars = ax.bar(x - 0.4 + width * (i + 0.5), heights[i], width=width * 0.9, color=_series_color(i), label=name)
+        ax.bar_label(bars, [_bar_text(v, np.nan, True) for v in values[i]], padding=2, fontsize="small")
+    ax.set_xticks(x, [METRIC_LABELS.get(m, m) for m in metrics])
+    ax.set_ylabel("share of the largest result")
+    ax.set_ylim(min(0.0, np.nanmin(heights, initial=0.0) * 1.2), 1.2)
+    ax.set_title("Energy cost, carbon and peak power")
+    _legend_below(ax)
+    return ax
+
+
+def _horizon(result: Result, instance: Instance | None = None) -> int:
+    """Periods of the time grid: the instance's, else up to the last period any table of the
+    result names."""
+    if instance is not None:
+        return instance.time.periods
+    last = [getattr(result, spec.name).period.max() for spec in result.table_specs()
+            if "period" in spec.columns and len(getattr(result, spec.name))]
+    return int(max(last)) + 1 if last else 0
+
+
+def _time_axis(ax: Axes, instance: Instance | None, periods: int) -> None:
+    """The x axis over the whole grid, in whole periods, read as hours on a 1 h grid."""
+    h = instance.time.period_hours if instance is not None else None
+    ax.set_xlabel("period" if h is None else "hour" if h == 1 else f"period ({h:g} h each)")
+    ax.set_xlim(0, max(periods, 1))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _site_colors(result: Result) -> dict:
+    """One colour per site in the order of ``result.energy`` (then any other site placed), so
+    that every schedule plot of a result colours a site alike."""
+    sites = dict.fromkeys([*result.energy.site, *result.placements.site])
+    return {site: _series_color(i) for i, site in enumerate(sites)}
+
+
+def _one_result(result: Result, needs: Mapping[str, tuple[str, ...]], plot: str) -> Result:
+    if not isinstance(result, Result):
+        raise ValueError(f"{plot} draws one Result, not {type(result).__name__}")
+    return next(iter(_needing(result, needs, plot).values()))
+
+
+def _needing(results: ResultSet, needs: Mapping[str, tuple[str, ...]], plot: str) -> dict[str, Result]:
+    """Results by display name (see :func:`_named`), each with a solution and, among the tables
+    its problem declares, each table of ``needs`` with the columns given; ValueError naming the
+    result and what it lacks otherwise. Columns count, not just names: every problem has its
+    ``placements``, only some have a ``period`` in them."""
+    named = _names(results)
+    for name, result in named.items():
+        declared = {spec.name: spec.columns for spec in result.table_specs()}
+        missing = [table if table not in declared else
+                   f"{table}({', '.join(c for c in columns if c not in declared[table])})"
+                   for table, columns in needs.items()
+                   if table not in declared or not set(columns) <= set(declared[table])]
+        if missing:
+            raise ValueError(f"{plot} needs {' and '.join(missing)}, which result '{name}' "
+                             f"(problem {result.problem}) does not have")
+        if not result.has_solution:
+            raise ValueError(f"result '{name}' has no solution to plot (status {result.status})")
+    return named
 
 
 # ---------------------------------------------------------------- helpers
