@@ -159,3 +159,15 @@ def test_every_feature_together_solves_and_verifies():
     assert set(result.jobs.state) <= {"done", "late", "unfinished"}
     assert result.jobs.set_index("job").state["resumes"] in ("done", "late")
     assert len(result.energy) == 2 * 4 and result.kpis["deadline_misses"] == 0
+
+
+@pytest.mark.parametrize("method", ["asap", "carbon_aware"])
+def test_baselines_are_methods_whose_plans_verify_and_never_claim_optimal(method):
+    instance = micro(prices=[4, 1, 1, 4], carbon=[100, 500, 500, 100], jobs=[{"id": "j", "work_gpu_hours": 2}])
+    result = gp.solve(instance, problem="schedule", method=method)
+    assert result.status == "feasible" and result.method == method and result.bound is None
+    assert gp.verify(instance, result, raise_on_error=False) == []
+    milp = solved(instance)
+    assert milp.objective <= result.objective + 1e-9
+    expected = [0, 1] if method == "asap" else [0, 3]
+    assert periods_of(result, "j") == expected

@@ -154,7 +154,7 @@ register(Problem(
     name="schedule",
     summary="when and where over the next day or week: jobs, services, energy, carbon",
     objectives={"cost": "min", "carbon": "min", "value": "max"},
-    methods=("milp",),
+    methods=("milp", "asap", "carbon_aware"),
     sections=("time", "capacity"),
     solve="gpuplan.model.schedule.solve:solve_schedule",
     build="gpuplan.model.schedule.solve:build_schedule",
