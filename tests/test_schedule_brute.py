@@ -22,7 +22,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, example, given, reject, settings
+from hypothesis import HealthCheck, event, example, given, reject, settings, target
 from hypothesis import strategies as st
 
 import gpuplan as gp
@@ -65,13 +65,17 @@ NEGATIVE_PRICES = (-1, 0, 1, 2, 3, 5)
 
 @st.composite
 def tiny_schedules(draw, prices=PRICES):
-    """An instance dict: 1-2 sites, GPU type g, 1-2 nodes of 1-2 GPUs per site, 2-4 periods of 1 h,
-    1-3 jobs, 0-1 service; every feature of the schedule switched on at random."""
+    """An instance dict: 1-2 sites, GPU type g, 1-2 nodes of 1-2 GPUs per site (maybe fewer in one
+    period), 2-4 periods of 1 h, 1-3 jobs, 0-1 service; every feature of the schedule switched on
+    at random."""
     periods = draw(st.integers(2, 4))
     sites = ["a", "b"][:draw(st.integers(1, 2))]
     capacity = [{"site": s, "gpu_type": "g", "nodes": draw(st.integers(1, 2)),
                  "gpus_per_node": draw(st.integers(1, 2))} for s in sites]
     gpus_at = {c["site"]: c["nodes"] * c["gpus_per_node"] for c in capacity}
+    if draw(st.booleans()):  # maintenance: fewer nodes in one period
+        site = draw(st.sampled_from(capacity))
+        capacity.append(dict(site, period=draw(st.integers(0, periods - 1)), nodes=draw(st.integers(0, site["nodes"] - 1))))
     modes = [CAP] if draw(st.booleans()) else []
     limit = draw(st.booleans())
     series = []
@@ -316,6 +320,8 @@ def brute_force(facts: ScheduleFacts) -> dict[str, tuple[float, list]] | None:
     chosen = index[:, fits].T
     if len(chosen) > VALUED_LIMIT:
         reject()
+    event(f"plans valued: up to 10^{math.ceil(math.log10(max(2, len(chosen))))}")
+    target(math.log10(max(1, len(chosen))), label="log10 plans valued")  # steer towards larger searches
     best: dict[str, tuple[float, list]] = {}
     for start in range(0, len(chosen), BATCH):
         plans = [[row for part, i in zip(parts, pick) for row in part[i]] for pick in chosen[start:start + BATCH]]
