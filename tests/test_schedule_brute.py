@@ -20,7 +20,6 @@ import math
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, event, example, given, reject, settings, target
 from hypothesis import strategies as st
