@@ -255,6 +255,33 @@ def generate_assignment(
     _write_instance(output, lambda: write_assignment(output, gpus=gpus, jobs=jobs, seed=seed))
 
 
+@generate_app.command("schedule")
+def generate_schedule(
+    gpus: int = typer.Option(..., "--gpus", min=1, help="GPUs over all sites (8-GPU nodes, rounded; at least 16 a site)"),
+    jobs: int = typer.Option(..., "--jobs", min=0, help="training jobs"),
+    services: int = typer.Option(0, "--services", min=0, help="inference services with tidal demand"),
+    sites: int = typer.Option(1, "--sites", min=1, help="sites"),
+    hours: int = typer.Option(24, "--hours", min=1, help="hourly periods (at least 4)"),
+    seed: int = typer.Option(0, "--seed"),
+    output: Path = typer.Option(..., "-o", "--output", help="instance file to write (.yaml: site_series and "
+                                "service_demand as CSV files beside it; .json: one file)"),
+):
+    """A synthetic schedule: sites with day cycles of price, carbon and temperature, tidal inference, trace-like jobs."""
+    from .datasets.schedule_files import write_schedule_files
+    from .generate_schedule import generate_schedule as schedule_instance
+    from .instance.io import YAML_SUFFIXES, dump
+
+    def write():
+        instance = schedule_instance(gpus=gpus, jobs=jobs, services=services, sites=sites, hours=hours, seed=seed)
+        if output.suffix.lower() in YAML_SUFFIXES:
+            write_schedule_files(instance, output)  # a week of hourly series reads better as CSV
+        else:
+            dump(instance, output)
+        return instance
+
+    _write_instance(output, write)
+
+
 def _write_instance(output: Path, write) -> None:
     """Run an instance writer (it writes atomically, so a failure leaves nothing behind);
     success names the file and what it holds."""
