@@ -99,6 +99,12 @@ class ScheduleIndex:
     def period_range(self) -> range:
         return range(self.periods)
 
+    @property
+    def energy_can_pay(self) -> bool:
+        """Some price is negative: drawing power may earn money, so running or serving more than
+        needed can pay (the model then lets services serve beyond demand and stops jobs at their finish)."""
+        return any(price < 0 for price in self.energy.price.values())
+
     def cap_gpus(self, site: str, gpu_type: str, t: int) -> int:
         return self.cap_nodes[site, gpu_type, t] * self.gpus_per_node[site, gpu_type]
 

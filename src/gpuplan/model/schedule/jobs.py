@@ -23,6 +23,8 @@ import pyomo.environ as pyo
 from ...index.schedule import JobPlan
 from ..build import InfeasibleInstance
 
+FINISH_TOL = 1e-6   # GPU-hours: the rules' slack on "the work is done" (models/schedule.md rule 5)
+
 
 @dataclass(frozen=True)
 class Occupancy:
@@ -118,6 +120,18 @@ def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
         return m.progress[j, t] >= needed
     m.work_done = pyo.Constraint(m.job_periods, rule=work_done, doc="finished only once the work (and overhead) is done")
 
+    # Where energy can earn money (negative prices) a job would run on past its finish, which the
+    # rules forbid: a job that runs in t had not done its work (and overhead) by the end of t - 1.
+    eager = [(j, t) for j, t in m.later_periods if built.index.energy_can_pay]
+    m.eager_periods = pyo.Set(initialize=eager, dimen=2, doc="(job, period) where running on could pay")
+
+    def stop_when_done(m, j, t):
+        job = plans[j]
+        most = max(o.work for o in job.options) * len(job.periods) + job.work
+        needed = job.work + (job.overhead * m.resumes[j] if job.overhead > 0 else 0)
+        return m.progress[previous[j, t]] <= needed - FINISH_TOL + most * (1 - on(j, t))
+    m.stop_when_done = pyo.Constraint(m.eager_periods, rule=stop_when_done, doc="no run once the work is done")
+
     _add_sites(built, jobs, by_period)
     for job in jobs:
         last = job.periods[-1] if job.periods else None
@@ -187,7 +201,12 @@ def _add_contiguous(built, jobs: list[JobPlan], use, finished) -> None:
     keys = [(j, o, t) for (j, o), ts in starts.items() for t in ts]
     m.begin_keys = pyo.Set(initialize=keys, dimen=3, doc="(non-preemptible job, option, allowed start period)")
     m.begin = pyo.Var(m.begin_keys, within=pyo.Binary, doc="the job's one run starts on the option in the period")
-    m.contiguous_jobs = pyo.Set(initialize=[job.id for job in jobs], doc="non-preemptible jobs")
+    for job in jobs:
+        if job.required and not any(starts[job.id, o] for o in range(len(job.options))):
+            raise InfeasibleInstance(f"required job '{job.id}' has no contiguous run that fits its window")
+    m.contiguous_jobs = pyo.Set(initialize=[job.id for job in jobs if any(starts[job.id, o] for o in
+                                                                          range(len(job.options)))],
+                                doc="non-preemptible jobs with a run that fits their window")
     m.one_start = pyo.Constraint(
         m.contiguous_jobs, doc="a non-preemptible job starts at most once, on one option",
         rule=lambda m, j: sum(m.begin[j, o, t] for o in range(len(plans[j].options)) for t in starts[j, o]) <= 1)

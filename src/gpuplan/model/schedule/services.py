@@ -14,10 +14,11 @@ from .jobs import Occupancy
 def add_services(built) -> None:
     idx, m = built.index, built.model
     plans = {service.id: service for service in idx.services}
+    # Beyond demand a serving GPU only costs, unless power can earn money (negative prices).
     keys = [(v.id, o, t) for v in idx.services for o, option in enumerate(v.options) for t in idx.period_range
-            if v.demand[t] > 0 and idx.cap_nodes[option.site, option.gpu_type, t] > 0]
+            if (v.demand[t] > 0 or idx.energy_can_pay) and idx.cap_nodes[option.site, option.gpu_type, t] > 0]
     demand_keys = [(v.id, t) for v in idx.services for t in idx.period_range if v.demand[t] > 0]
-    m.serve_keys = pyo.Set(initialize=keys, dimen=3, doc="(service, option, period with demand)")
+    m.serve_keys = pyo.Set(initialize=keys, dimen=3, doc="(service, option, period it may serve in)")
     m.demand_keys = pyo.Set(initialize=demand_keys, dimen=2, doc="(service, period with demand)")
     m.serving = pyo.Var(m.serve_keys, within=pyo.NonNegativeIntegers, doc="GPUs serving the service on the option",
                         bounds=lambda m, v, o, t: (0, idx.cap_gpus(plans[v].options[o].site, plans[v].options[o].gpu_type, t)))
