@@ -1,7 +1,7 @@
 """LP-guided rounding for the schedule: a MIP start built from the LP relaxation's values.
 
 Jobs are placed one at a time, in the order of their LP mean period (when the relaxation runs
-them), into a tracker of free GPUs per (site, GPU type, period): a non-preemptible job on the
+them) or by due period (``ORDERS``: the caller completes each and keeps the better), into a tracker of free GPUs per (site, GPU type, period): a non-preemptible job on the
 option the LP favours at the earliest start that fits; a preemptible one in the periods the LP
 runs it most, until its work is done. Only the jobs' binaries are set;
 HiGHS completes the rest (services, nodes, energy) with them fixed, or rejects the start. On
@@ -17,19 +17,38 @@ import pyomo.environ as pyo
 from ...index.schedule import ScheduleIndex
 
 
-def lp_rounding(built) -> int:
-    """Set the job binaries of ``built`` to a rounded plan (every other variable to None);
-    returns the number of jobs placed."""
+def lp_values(built) -> dict[int, float]:
+    """id(variable) -> its value in the relaxation just solved."""
+    return {id(v): (v.value or 0.0) for v in built.model.component_data_objects(pyo.Var, active=True)}
+
+
+def by_lp_center(built, job, lp) -> tuple:
+    """Jobs in the order of their LP mean period."""
+    return (_lp_center(built, job, lp), job.id)
+
+
+def by_due_period(built, job, lp) -> tuple:
+    """Earliest due first (the first period whose finish costs), then the LP order: where many
+    jobs can be on time the LP's fractional mean periods mislead, due order does not."""
+    due = next((t for t in job.periods if job.finish_cost[t] > 0), len(job.periods) and job.periods[-1] + 1)
+    return (due, _lp_center(built, job, lp), job.id)
+
+
+ORDERS = (by_lp_center, by_due_period)
+
+
+def lp_rounding(built, lp: dict[int, float], order=by_lp_center) -> int:
+    """Set the job binaries of ``built`` to a plan rounded from the relaxation's values ``lp``
+    in ``order`` (every other variable to None); returns the number of jobs placed."""
     idx: ScheduleIndex = built.index
     m = built.model
-    lp = {id(v): (v.value or 0.0) for v in m.component_data_objects(pyo.Var, active=True)}
     for var in m.component_data_objects(pyo.Var, active=True):
         var.set_value(None, skip_validation=True)
     pair = {key: i for i, key in enumerate(idx.pairs)}
     free = np.array([[idx.cap_gpus(s, g, t) for t in idx.period_range] for s, g in idx.pairs], dtype=float)
     starts = getattr(built, "contiguous_starts", {})
     placed = 0
-    for job in sorted(idx.jobs, key=lambda j: (_lp_center(built, j, lp), j.id)):
+    for job in sorted(idx.jobs, key=lambda j: order(built, j, lp)):
         if job.preemptible:
             placed += _place_preemptible(m, job, free, pair, lp)
         else:

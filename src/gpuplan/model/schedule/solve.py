@@ -16,7 +16,7 @@ from ...results import TERM_COLUMNS, Result
 from ...solver import HighsSession, SolverOutcome, relative_gap, solve_model
 from ...verify.claims import result_claims
 from .. import InfeasibleInstance, build_model
-from .rounding import job_binaries, lp_rounding
+from .rounding import ORDERS, job_binaries, lp_rounding, lp_values
 
 CLAIM_TOL = 1e-6
 # Columns above which HiGHS solves the MIP's LPs by interior point: time-indexed schedules have
@@ -113,18 +113,36 @@ def _solve(built, request: SolveRequest, timings) -> tuple:
         timings["relaxation_s"] = relaxation.seconds
         if relaxation.status == "optimal":
             lp_bound = relaxation.bound
-            lp_rounding(built)
-            if session.complete(job_binaries(built), _remaining(options, request.started)):
-                value = pyo.value(built.model.objective)
-                if _proved(value, lp_bound, options.mip_gap):   # no search needed: proved by the LP
-                    timings["solve_s"] = 0.0
-                    return SolverOutcome("optimal", value, lp_bound, relative_gap(value, lp_bound), has_solution=True,
-                                         log=session.log.getvalue(),
-                                         message="LP-guided rounding, proved within the gap by the LP bound"), lp_bound
+            value = _best_rounding(built, session, request)
+            if value is not None and _proved(value, lp_bound, options.mip_gap):   # proved by the LP: no search
+                timings["solve_s"] = 0.0
+                return SolverOutcome("optimal", value, lp_bound, relative_gap(value, lp_bound), has_solution=True,
+                                     log=session.log.getvalue(),
+                                     message="LP-guided rounding, proved within the gap by the LP bound"), lp_bound
+            if value is not None:
                 session.pass_start()
     outcome = session.solve(_remaining(options, request.started), lp_method)
     timings["solve_s"] = outcome.solve_s
     return outcome, lp_bound
+
+
+def _best_rounding(built, session, request: SolveRequest) -> float | None:
+    """Round the relaxation in each order, complete each with HiGHS (job binaries fixed) and
+    leave the best complete plan in the variables; its model value, or None when none completed."""
+    lp, sense, best = lp_values(built), _sense(request), None
+    variables = list(built.model.component_data_objects(pyo.Var, active=True))
+    for order in ORDERS:
+        lp_rounding(built, lp, order)
+        if not session.complete(job_binaries(built), _remaining(request.options, request.started)):
+            continue
+        value = pyo.value(built.model.objective)
+        if best is None or (value < best[0] if sense == "min" else value > best[0]):
+            best = (value, [v.value for v in variables])
+    if best is None:
+        return None
+    for var, value in zip(variables, best[1]):
+        var.set_value(value, skip_validation=True)
+    return best[0]
 
 
 def _remaining(options, started: float) -> float | None:
