@@ -270,9 +270,9 @@ class HighsSession:
         return Improvement(best, rounds, time.perf_counter() - started)
 
 
-    def solve(self, time_limit: float | None, lp_method: str = "choose") -> SolverOutcome:
-        """The MIP; ``lp_method`` ("choose", "simplex", "ipm") solves its LPs: the caller picks
-        it, knowing its model."""
+    def solve(self, time_limit: float | None, lp_method: str = "choose", presolve: bool = True) -> SolverOutcome:
+        """The MIP; ``lp_method`` ("choose", "simplex", "ipm") solves its LPs and ``presolve``
+        says whether HiGHS presolves: the caller picks them, knowing its model."""
         tick = time.perf_counter()
         results = self.solver.solve(
             self.model,
@@ -282,7 +282,8 @@ class HighsSession:
             threads=self.options.threads,
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
-            solver_options={"random_seed": int(self.options.seed), "mip_lp_solver": lp_method},
+            solver_options={"random_seed": int(self.options.seed), "mip_lp_solver": lp_method,
+                            "presolve": "choose" if presolve else "off"},
         )
         outcome = _outcome_from_results(results, self.model, self.options.mip_gap)
         outcome.handoff_s, outcome.solve_s = self.handoff_s, time.perf_counter() - tick
