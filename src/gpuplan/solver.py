@@ -291,6 +291,27 @@ class HighsSession:
         return outcome
 
 
+def solve_without_start(model, sense: str, options: SolveOptions, timings: dict, first: SolverOutcome,
+                        time_limit: float | None, **search) -> SolverOutcome:
+    """HiGHS (1.16, presolve on) can value a MIP start in its presolved space and return the
+    start itself under that value: the solve "proves" a solution it never valued. Solve again
+    from scratch, and keep the better of the two solutions by their true values (``search``:
+    the caller's lp_method / presolve for the new run)."""
+    sign = 1 if sense == "max" else -1
+    kept = {id(var): var.value for var in model.component_data_objects(pyo.Var)}
+    tick = time.perf_counter()
+    retry = HighsSession(model, options).solve(time_limit, **search)
+    timings["retry_s"] = time.perf_counter() - tick
+    note = f"the solver misvalued its solution from the MIP start ({first.message}); solved again without it"
+    if retry.has_solution and not retry.misreported and sign * retry.objective >= sign * first.objective:
+        retry.message = "; ".join(filter(None, [retry.message, note]))
+        return retry
+    for var in model.component_data_objects(pyo.Var):
+        var.set_value(kept[id(var)], skip_validation=True)
+    first.message = "; ".join(filter(None, [first.message, note + ", which did no better"]))
+    return first
+
+
 def _match_scheduler(threads: int | None) -> None:
     """HiGHS starts one thread pool per process, sized by the first run's ``threads``, and
     ignores (with only a log line) a later run that asks for another size: restart the pool

@@ -23,7 +23,7 @@ from .warm_start import apply_start
 from ...heuristics.assignment.reasons import unplaced_reasons
 from .rounding import lp_guide
 from ...results import TERM_COLUMNS, Result
-from ...solver import HighsSession, SolveOptions, relative_gap, solve_model
+from ...solver import HighsSession, SolveOptions, relative_gap, solve_model, solve_without_start
 from ...verify import evaluate
 from ...verify.assignment.check import judge_rows
 from ...verify.claims import result_claims
@@ -161,27 +161,9 @@ def _solve_milp(ctx: SolveContext, start) -> Result:
             session.pass_start()
     outcome = session.solve(_remaining(options, started, reserve=_finishing_reserve(options)))
     if outcome.misreported and start_set:
-        outcome = _solve_without_start(built, options, ctx.started, ctx.timings, outcome)
+        outcome = solve_without_start(built.model, built.sense, options, ctx.timings, outcome,
+                                      _remaining(options, ctx.started, reserve=_finishing_reserve(options)))
     return _from_outcome(ctx, built, outcome, start, start_set)
-
-
-def _solve_without_start(built, options, started, timings, first):
-    """HiGHS (1.16, presolve on) can value a MIP start in its presolved space and return the
-    start itself under that value: the solve "proves" a placement it never valued. Solve again
-    from scratch, and keep the better of the two solutions by their true values."""
-    sign = 1 if built.sense == "max" else -1
-    kept = {id(var): var.value for var in built.model.component_data_objects(pyo.Var)}
-    tick = time.perf_counter()
-    retry = HighsSession(built.model, options).solve(_remaining(options, started, reserve=_finishing_reserve(options)))
-    timings["retry_s"] = time.perf_counter() - tick
-    note = f"the solver misvalued its solution from the MIP start ({first.message}); solved again without it"
-    if retry.has_solution and not retry.misreported and sign * retry.objective >= sign * first.objective:
-        retry.message = "; ".join(filter(None, [retry.message, note]))
-        return retry
-    for var in built.model.component_data_objects(pyo.Var):
-        var.set_value(kept[id(var)], skip_validation=True)
-    first.message = "; ".join(filter(None, [first.message, note + ", which did no better"]))
-    return first
 
 
 def _search_neighborhoods(ctx: SolveContext, built, session, relaxation) -> Result:

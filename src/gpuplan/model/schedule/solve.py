@@ -13,7 +13,7 @@ from ...index.schedule import ScheduleIndex, build_schedule_index
 from ...instance.schema import Instance
 from ...request import SolveRequest
 from ...results import TERM_COLUMNS, Result
-from ...solver import HighsSession, SolverOutcome, relative_gap, solve_model
+from ...solver import HighsSession, SolverOutcome, relative_gap, solve_model, solve_without_start
 from ...verify.claims import result_claims
 from .. import InfeasibleInstance, build_model
 from .rounding import ORDERS, job_binaries, lp_rounding, lp_values
@@ -107,7 +107,7 @@ def _solve(built, request: SolveRequest, timings) -> tuple:
         return outcome, None
     session = HighsSession(built.model, options)
     timings["handoff_s"] = session.handoff_s
-    lp_bound = None
+    lp_bound, start_set = None, False
     if options.warm_start:
         relaxation = session.relaxation(_remaining(options, request.started), lp_method)
         timings["relaxation_s"] = relaxation.seconds
@@ -120,12 +120,16 @@ def _solve(built, request: SolveRequest, timings) -> tuple:
                                      log=session.log.getvalue(),
                                      message="LP-guided rounding, proved within the gap by the LP bound"), lp_bound
             if value is not None:
-                session.pass_start()
+                start_set = bool(session.pass_start())
     # The search keeps HiGHS's own LP choice, and large models skip presolve: its probing and
     # interior-point LPs do not stop at the time limit (wt40 #11: 118 s past a 20 s limit; 1 s
     # without presolve), and the relaxation's bound is kept anyway.
-    outcome = session.solve(_remaining(options, request.started), presolve=lp_method != "ipm")
+    search = {"presolve": lp_method != "ipm"}
+    outcome = session.solve(_remaining(options, request.started), **search)
     timings["solve_s"] = outcome.solve_s
+    if outcome.misreported and start_set:
+        outcome = solve_without_start(built.model, _sense(request), options, timings, outcome,
+                                      _remaining(options, request.started), **search)
     return outcome, lp_bound
 
 
