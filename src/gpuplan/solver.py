@@ -69,6 +69,26 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return difference / max(abs(objective), 1e-10)
 
 
+def proved(value: float | None, bound: float | None, mip_gap: float) -> bool:
+    """The value is within ``mip_gap`` of a valid bound: what "optimal" means."""
+    gap = relative_gap(value, bound)
+    return gap is not None and gap <= mip_gap
+
+
+def tighter_bound(a, b, sense: str):
+    """The better of two valid bounds (the smaller for a maximisation)."""
+    if a is None or b is None:
+        return a if b is None else b
+    return min(a, b) if sense == "max" else max(a, b)
+
+
+def remaining(options: SolveOptions, started: float, reserve: float = 0.0) -> float | None:
+    """Seconds left of the time limit since ``started`` (None without a limit)."""
+    if options.time_limit is None:
+        return None
+    return max(1e-3, options.time_limit - (time.perf_counter() - started) - reserve)
+
+
 def solve_model(model: pyo.ConcreteModel, options: SolveOptions, lp_method: str = "choose") -> SolverOutcome:
     """Solve ``model`` (a MIP start is read from the variables' current values); ``lp_method``
     solves the MIP's LPs (HiGHS only)."""

@@ -191,7 +191,10 @@ def build_schedule_index(instance: Instance) -> ScheduleIndex:
     )
     modes = power_modes(instance)
     idx.jobs = [_job_plan(job, idx, modes, gpu) for job in instance.training_jobs]
-    idx.services = [_service_plan(service, idx, gpu, instance) for service in instance.services]
+    demand: dict[str, list[float]] = {v.id: [0.0] * periods for v in instance.services}
+    for row in instance.service_demand:   # one pass over the long table
+        demand[row.service][row.period] = row.gpus
+    idx.services = [_service_plan(service, idx, gpu, demand[service.id]) for service in instance.services]
     return idx
 
 
@@ -218,7 +221,7 @@ def _job_plan(job, idx: ScheduleIndex, modes, gpu) -> JobPlan:
     )
 
 
-def _service_plan(service, idx: ScheduleIndex, gpu, instance) -> ServicePlan:
+def _service_plan(service, idx: ScheduleIndex, gpu, demand: list[float]) -> ServicePlan:
     sites = service.sites or idx.sites
     options = []
     for option in service.gpu_options:
@@ -226,8 +229,4 @@ def _service_plan(service, idx: ScheduleIndex, gpu, instance) -> ServicePlan:
         kw = (board.idle_power_w + service.utilization * (board.power_w - board.idle_power_w)) / 1000
         options += [ServiceOption(s, option.gpu_type, option.capacity_per_gpu, kw)
                     for s in sites if (s, option.gpu_type) in idx.gpus_per_node]
-    demand = [0.0] * idx.periods
-    for row in instance.service_demand:
-        if row.service == service.id:
-            demand[row.period] = row.gpus
     return ServicePlan(service.id, options, demand, service.unmet_cost_per_gpu_hour)

@@ -23,7 +23,8 @@ from .warm_start import apply_start
 from ...heuristics.assignment.reasons import unplaced_reasons
 from .rounding import lp_guide
 from ...results import TERM_COLUMNS, Result
-from ...solver import HighsSession, SolveOptions, relative_gap, solve_model, solve_without_start
+from ...solver import (HighsSession, SolveOptions, proved, relative_gap, remaining, solve_model, solve_without_start,
+                      tighter_bound)
 from ...verify import evaluate
 from ...verify.assignment.check import judge_rows
 from ...verify.claims import result_claims
@@ -109,8 +110,8 @@ def solve_assignment(instance: Instance, request: SolveRequest) -> Result:
         # No solver, so no bound of its own: the trivial one, so that the gap says how far off
         # the baseline can at most be (and proves it optimal when it reaches the bound).
         bound = trivial_bound(idx, ctx.objective)
-        proved = _proved(evaluation.objective, bound, ctx.options.mip_gap)
-        return _finish(ctx, status="optimal" if proved else "feasible", rows=start.rows,
+        reached = proved(evaluation.objective, bound, ctx.options.mip_gap)
+        return _finish(ctx, status="optimal" if reached else "feasible", rows=start.rows,
                        bound=bound, message="greedy best-fit baseline; bound: the trivial one (every job at its best)",
                        evaluation=evaluation)
     return _solve_milp(ctx, start)
@@ -137,7 +138,7 @@ def _solve_milp(ctx: SolveContext, start) -> Result:
         # method solves them an order of magnitude faster than simplex, which wins on the
         # pooled formulation.
         method = "ipm" if len(ctx.idx.node_pack) > IPM_THRESHOLD else "choose"
-        relaxation = session.relaxation(_remaining(options, started), method)
+        relaxation = session.relaxation(remaining(options, started), method)
         timings["relaxation_s"] = relaxation.seconds
         if relaxation.status == "infeasible":
             return _finish(ctx, status="infeasible", log=session.log.getvalue(),
@@ -151,7 +152,7 @@ def _solve_milp(ctx: SolveContext, start) -> Result:
         ctx.relaxation_bound = relaxation.bound
         if start_set and relaxation.bound is not None:
             value = best_evaluation.objective
-            if _proved(value, relaxation.bound, options.mip_gap):
+            if proved(value, relaxation.bound, options.mip_gap):
                 return _finish(ctx, status="optimal", rows=best.rows, bound=relaxation.bound,
                                solver_objective=value, log=session.log.getvalue(), evaluation=best_evaluation,
                                message="proved by the LP relaxation bound (no branching needed)")
@@ -159,10 +160,10 @@ def _solve_milp(ctx: SolveContext, start) -> Result:
                 return _search_neighborhoods(ctx, built, session, relaxation)
         if start_set:
             session.pass_start()
-    outcome = session.solve(_remaining(options, started, reserve=_finishing_reserve(options)))
+    outcome = session.solve(remaining(options, started, reserve=_finishing_reserve(options)))
     if outcome.misreported and start_set:
         outcome = solve_without_start(built.model, built.sense, options, ctx.timings, outcome,
-                                      _remaining(options, ctx.started, reserve=_finishing_reserve(options)))
+                                      remaining(options, ctx.started, reserve=_finishing_reserve(options)))
     return _from_outcome(ctx, built, outcome, start, start_set)
 
 
@@ -170,8 +171,8 @@ def _search_neighborhoods(ctx: SolveContext, built, session, relaxation) -> Resu
     options, timings, started = ctx.options, ctx.timings, ctx.started
     """Per-node models this large are beyond branch-and-bound in a minute: improve the start by
     re-packing a few hundred nodes at a time instead (the relaxation bound stays the proof)."""
-    remaining = _remaining(options, started)
-    budget = DEFAULT_SEARCH_S if remaining is None else max(1.0, remaining - EXTRACTION_RESERVE_S)
+    left = remaining(options, started)
+    budget = DEFAULT_SEARCH_S if left is None else max(1.0, left - EXTRACTION_RESERVE_S)
     nodes = len({n for _, n in built.model.NODE_PACK})
     size = max(20, min(60, nodes // 20))
     repair = ShareRepair(built, session.columns)
@@ -182,7 +183,7 @@ def _search_neighborhoods(ctx: SolveContext, built, session, relaxation) -> Resu
     tick = time.perf_counter()
     nodes_out = solution_rows(built)
     timings["extract_s"] = time.perf_counter() - tick
-    status = "optimal" if _proved(value, relaxation.bound, options.mip_gap) else "feasible"
+    status = "optimal" if proved(value, relaxation.bound, options.mip_gap) else "feasible"
     message = (f"large-neighbourhood search: {improvement.rounds} rounds of {size} nodes in "
                f"{improvement.seconds:.0f} s; bound from the LP relaxation")
     solver_objective = value
@@ -193,30 +194,11 @@ def _search_neighborhoods(ctx: SolveContext, built, session, relaxation) -> Resu
                    solver_objective=solver_objective, message=message, log=session.log.getvalue())
 
 
-def _proved(value: float | None, bound: float | None, mip_gap: float) -> bool:
-    """The value is within ``mip_gap`` of a valid bound: what "optimal" means."""
-    gap = relative_gap(value, bound)
-    return gap is not None and gap <= mip_gap
-
-
 def _value_of(ctx, chosen) -> float:
     """The rules' value of a start: the caller's as evaluated on arrival, else evaluated now."""
     if chosen is ctx.user_start:
         return ctx.user_evaluation.objective
     return _judged(ctx, chosen.rows)[1].objective
-
-
-def _tighter(a, b, sense: str):
-    """The better of two valid bounds (the smaller for a maximisation)."""
-    if a is None or b is None:
-        return a if b is None else b
-    return min(a, b) if sense == "max" else max(a, b)
-
-
-def _remaining(options: SolveOptions, started: float, reserve: float = 0.0) -> float | None:
-    if options.time_limit is None:
-        return None
-    return max(1e-3, options.time_limit - (time.perf_counter() - started) - reserve)
 
 
 def _finishing_reserve(options: SolveOptions) -> float:
@@ -283,7 +265,7 @@ def _from_outcome(ctx: SolveContext, built, outcome, start, start_set) -> Result
             status, solver_objective = "feasible", None
             message = "; ".join(filter(None, [message, f"{len(nodes.dropped)} sharing job(s) did not pack onto "
                                               f"GPUs and were dropped: {', '.join(nodes.dropped[:5])}"]))
-    bound = _tighter(outcome.bound, ctx.relaxation_bound, SENSE[ctx.objective])
+    bound = tighter_bound(outcome.bound, ctx.relaxation_bound, SENSE[ctx.objective])
     if bound is None and outcome.status in ("feasible", "time_limit"):
         bound = trivial_bound(ctx.idx, ctx.objective)
         message = "; ".join(filter(None, [message, "solver stopped before its first bound: trivial bound"]))
@@ -312,7 +294,7 @@ def _finish(ctx: SolveContext, *, status, rows=None, bound=None, solver_objectiv
     if rows is not None:
         evaluation = _fill_solution(result, instance, idx, rows, ctx.facts, evaluation)
         result.gap = relative_gap(result.objective, bound)
-        if status == "optimal" and not _proved(result.objective, bound, ctx.options.mip_gap):
+        if status == "optimal" and not proved(result.objective, bound, ctx.options.mip_gap):
             result.status = "feasible"
             result.message = "; ".join(filter(None, [message, f"not proved optimal: the placement's value "
                                                      f"{result.objective:.9g} is {result.gap:.3g} from the bound"]))

@@ -69,11 +69,10 @@ def _lp_center(built, job, lp) -> float:
             value = lp[id(m.run[key])]
             weight, total = weight + value * t, total + value
     else:
-        for (j, o), ts in built.contiguous_starts.items():
-            if j == job.id:
-                for t in ts:
-                    value = lp[id(m.begin[j, o, t])]
-                    weight, total = weight + value * t, total + value
+        for o in range(len(job.options)):
+            for t in built.contiguous_starts[job.id, o]:
+                value = lp[id(m.begin[job.id, o, t])]
+                weight, total = weight + value * t, total + value
     return weight / total if total > 1e-9 else float(len(job.periods) and job.periods[-1]) + 1e6
 
 

@@ -13,7 +13,8 @@ from ...index.schedule import ScheduleIndex, build_schedule_index
 from ...instance.schema import Instance
 from ...request import SolveRequest
 from ...results import TERM_COLUMNS, Result
-from ...solver import HighsSession, SolverOutcome, relative_gap, solve_model, solve_without_start
+from ...solver import (HighsSession, SolverOutcome, proved, relative_gap, remaining, solve_model,
+                      solve_without_start, tighter_bound)
 from ...verify.claims import result_claims
 from .. import InfeasibleInstance, build_model
 from .rounding import ORDERS, job_binaries, lp_rounding, lp_values
@@ -68,7 +69,7 @@ def solve_schedule(instance: Instance, request: SolveRequest) -> Result:
         return _finish(Result(status="infeasible", message=str(impossible), **head), timings, request)
     timings["build_s"] = time.perf_counter() - tick
     outcome, lp_bound = _solve(built, request, timings)
-    result = Result(status=outcome.status, bound=_tighter(outcome.bound, lp_bound, head["sense"]),
+    result = Result(status=outcome.status, bound=tighter_bound(outcome.bound, lp_bound, head["sense"]),
                     solver_objective=outcome.objective, message=outcome.message, solver_log=outcome.log, **head)
     if not outcome.has_solution:
         return _finish(result, timings, request)
@@ -76,7 +77,7 @@ def solve_schedule(instance: Instance, request: SolveRequest) -> Result:
     placements, services, nodes_on = decision_rows(built)
     timings["extract_s"] = time.perf_counter() - tick
     _fill(result, facts, placements, services, nodes_on)
-    if result.status == "optimal" and not _proved(result.objective, result.bound, request.options.mip_gap):
+    if result.status == "optimal" and not proved(result.objective, result.bound, request.options.mip_gap):
         result.status = "feasible"
         result.message = "; ".join(filter(None, [result.message, f"not proved optimal: the plan's value "
                                                  f"{result.objective:.9g} is {result.gap:.3g} from the bound"]))
@@ -109,12 +110,12 @@ def _solve(built, request: SolveRequest, timings) -> tuple:
     timings["handoff_s"] = session.handoff_s
     lp_bound, start_set = None, False
     if options.warm_start:
-        relaxation = session.relaxation(_remaining(options, request.started), lp_method)
+        relaxation = session.relaxation(remaining(options, request.started), lp_method)
         timings["relaxation_s"] = relaxation.seconds
         if relaxation.status == "optimal":
             lp_bound = relaxation.bound
             value = _best_rounding(built, session, request)
-            if value is not None and _proved(value, lp_bound, options.mip_gap):   # proved by the LP: no search
+            if value is not None and proved(value, lp_bound, options.mip_gap):   # proved by the LP: no search
                 timings["solve_s"] = 0.0
                 return SolverOutcome("optimal", value, lp_bound, relative_gap(value, lp_bound), has_solution=True,
                                      log=session.log.getvalue(),
@@ -125,11 +126,11 @@ def _solve(built, request: SolveRequest, timings) -> tuple:
     # interior-point LPs do not stop at the time limit (wt40 #11: 118 s past a 20 s limit; 1 s
     # without presolve), and the relaxation's bound is kept anyway.
     search = {"presolve": lp_method != "ipm"}
-    outcome = session.solve(_remaining(options, request.started), **search)
+    outcome = session.solve(remaining(options, request.started), **search)
     timings["solve_s"] = outcome.solve_s
     if outcome.misreported and start_set:
         outcome = solve_without_start(built.model, _sense(request), options, timings, outcome,
-                                      _remaining(options, request.started), **search)
+                                      remaining(options, request.started), **search)
     return outcome, lp_bound
 
 
@@ -140,7 +141,7 @@ def _best_rounding(built, session, request: SolveRequest) -> float | None:
     variables = list(built.model.component_data_objects(pyo.Var, active=True))
     for order in ORDERS:
         lp_rounding(built, lp, order)
-        if not session.complete(job_binaries(built), _remaining(request.options, request.started)):
+        if not session.complete(job_binaries(built), remaining(request.options, request.started)):
             continue
         value = pyo.value(built.model.objective)
         if best is None or (value < best[0] if sense == "min" else value > best[0]):
@@ -152,27 +153,10 @@ def _best_rounding(built, session, request: SolveRequest) -> float | None:
     return best[0]
 
 
-def _remaining(options, started: float) -> float | None:
-    if options.time_limit is None:
-        return None
-    return max(1.0, options.time_limit - (time.perf_counter() - started))
-
-
-def _tighter(bound, other, sense: str):
-    if bound is None or other is None:
-        return bound if other is None else other
-    return max(bound, other) if sense == "min" else min(bound, other)
-
-
 def _sense(request: SolveRequest) -> str:
     from ...problems import get
 
     return get(request.problem).sense(request.objective)
-
-
-def _proved(value, bound, mip_gap) -> bool:
-    gap = relative_gap(value, bound)
-    return gap is not None and gap <= mip_gap
 
 
 def _fill(result: Result, facts, placements, services, nodes_on) -> None:
