@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from ...index.schedule import FULL_POWER, JobPlan, ScheduleIndex, ServicePlan
+from ...index.schedule import FULL_POWER, JobOption, JobPlan, ScheduleIndex, ServicePlan
 from .capacity import CapacityTracker
 from .periods import Choice, PeriodRule
 
@@ -58,8 +59,15 @@ class _Unplaceable(Exception):
     """A hard service or a required job the baseline cannot place (its message says which)."""
 
 
-def list_schedule(idx: ScheduleIndex, order: list[str], choose: PeriodRule) -> Plan:
-    """Services, then the jobs ``order`` names (every job of ``idx`` once), by the rule ``choose``."""
+def full_power(job: JobPlan) -> list[JobOption]:
+    """The options a queue scheduler knows: full power only."""
+    return [option for option in job.options if option.mode == FULL_POWER]
+
+
+def list_schedule(idx: ScheduleIndex, order: list[str], choose: PeriodRule,
+                  options: Callable[[JobPlan], list[JobOption]] = full_power) -> Plan:
+    """Services, then the jobs ``order`` names (every job of ``idx`` once), by the rule ``choose``
+    over the options ``options`` offers of each job (full power by default)."""
     jobs = {job.id: job for job in idx.jobs}
     if sorted(order) != sorted(jobs):
         raise ValueError("list_schedule: order must name every training job of the instance once")
@@ -69,7 +77,7 @@ def list_schedule(idx: ScheduleIndex, order: list[str], choose: PeriodRule) -> P
         service_rows = _place_services(idx, tracker)
         placement_rows, left_out = [], []
         for job_id in order:
-            rows = _place_job(idx, tracker, jobs[job_id], choose)
+            rows = _place_job(idx, tracker, jobs[job_id], choose, options(jobs[job_id]))
             if rows is None:
                 left_out.append(job_id)
             placement_rows += rows or []
@@ -142,19 +150,20 @@ def _most_that_fit(tracker: CapacityTracker, option, t: int, wanted: int) -> int
 # ---------------------------------------------------------------- jobs
 
 
-def _place_job(idx: ScheduleIndex, tracker: CapacityTracker, job: JobPlan, choose: PeriodRule) -> list[tuple] | None:
+def _place_job(idx: ScheduleIndex, tracker: CapacityTracker, job: JobPlan, choose: PeriodRule,
+               options: list[JobOption]) -> list[tuple] | None:
     """The job's rows on its best option, or None for a job that need not finish and fits nowhere."""
     window = np.zeros(idx.periods, dtype=bool)
     window[job.periods] = True
     best: tuple[Choice, object] | None = None
-    for option in (o for o in job.options if o.mode == FULL_POWER):
+    for option in options:
         usable = window & tracker.fits(option.site, option.gpu_type, option.gpus, option.gpu_kw)
         choice = choose(job, option, usable)
         if choice is not None and (best is None or choice.score < best[0].score):
             best = (choice, option)
     if best is None:
         if job.required:
-            raise _Unplaceable(f"required job '{job.id}' cannot be placed: no {FULL_POWER}-power option has its "
+            raise _Unplaceable(f"required job '{job.id}' cannot be placed: no option it may use has its "
                                f"GPUs free within the grid limits for long enough in its window "
                                f"({_window_text(idx, job)})")
         return None

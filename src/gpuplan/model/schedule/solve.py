@@ -17,6 +17,7 @@ from ...solver import (HighsSession, SolverOutcome, proved, relative_gap, remain
                       solve_without_start, tighter_bound)
 from ...verify.claims import result_claims
 from .. import InfeasibleInstance, build_model
+from .large import LARGE_COLUMNS, exact_columns, solve_large
 from .rounding import ORDERS, job_binaries, lp_rounding, lp_values
 
 CLAIM_TOL = 1e-6
@@ -62,6 +63,8 @@ def solve_schedule(instance: Instance, request: SolveRequest) -> Result:
                 objective_name=request.objective, sense=_sense(request), mip_gap=request.options.mip_gap)
     if request.method in BASELINES:
         return _baseline(idx, facts, request, head, timings)
+    if exact_columns(idx) > LARGE_COLUMNS:
+        return _large(idx, facts, request, head, timings)
     tick = time.perf_counter()
     try:
         built = build_model(idx, request.objective, request.problem)
@@ -94,6 +97,24 @@ def _baseline(idx, facts, request: SolveRequest, head: dict, timings) -> Result:
     left_out = f"; left out (need not finish, no room): {', '.join(plan.left_out[:5])}" if plan.left_out else ""
     result = Result(status="feasible", message=f"{BASELINE_NOTES[request.method]}{left_out}", **head)
     _fill(result, facts, plan.placements, plan.services, plan.nodes_on)
+    return _finish(result, timings, request, facts=facts)
+
+
+def _large(idx, facts, request: SolveRequest, head: dict, timings) -> Result:
+    """Too large for the exact model: the fluid relaxation's bound and the best completed plan."""
+    try:
+        plan = solve_large(idx, facts, request, head["sense"], schedule_weights, timings)
+    except InfeasibleInstance as impossible:
+        return _finish(Result(status="infeasible", message=str(impossible), **head), timings, request)
+    if plan is None:
+        return _finish(Result(status="error", message="large instance: no plan found (every candidate failed)",
+                              **head), timings, request)
+    if plan.relaxation_status == "infeasible":
+        return _finish(Result(status="infeasible", message=plan.message, **head), timings, request)
+    result = Result(status="feasible", bound=plan.bound, message=plan.message, **head)
+    _fill(result, facts, plan.placements, plan.services, plan.nodes_on)
+    if proved(result.objective, result.bound, request.options.mip_gap):
+        result.status = "optimal"
     return _finish(result, timings, request, facts=facts)
 
 
@@ -210,15 +231,25 @@ def decision_rows(built) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                 rows += [_row(job, o, t + i) for i in range(job.duration(job.options[o]))]
     rows = _until_finished(plans, sorted(rows, key=lambda r: (r[0], r[3])))
     placements = pd.DataFrame(rows, columns=["job", "site", "gpu_type", "period", "gpus", "power_mode"])
-    options = {v.id: v.options for v in idx.services}
-    services = pd.DataFrame(
+    return placements, service_rows(built), nodes_rows(built)
+
+
+def service_rows(built) -> pd.DataFrame:
+    """The services' decision rows of a solved model (the exact one or a completion)."""
+    m = built.model
+    options = {v.id: v.options for v in built.index.services}
+    return pd.DataFrame(
         [(v, options[v][o].site, options[v][o].gpu_type, t, round(_value(m.serving[v, o, t])))
          for v, o, t in m.serve_keys if _value(m.serving[v, o, t]) > 0.5],
         columns=["service", "site", "gpu_type", "period", "gpus"])
-    nodes_on = pd.DataFrame(
+
+
+def nodes_rows(built) -> pd.DataFrame:
+    """The nodes-on decision rows of a solved model."""
+    m = built.model
+    return pd.DataFrame(
         [(s, g, t, round(_value(m.nodes_on[s, g, t]))) for s, g, t in m.capacity_keys],
         columns=["site", "gpu_type", "period", "nodes"])
-    return placements, services, nodes_on
 
 
 def _value(var) -> float:

@@ -1,0 +1,171 @@
+"""The schedule's strategy where the exact model is too large to hand to HiGHS whole.
+
+1. The fluid relaxation (``fluid.py``) by interior point: its optimum is the bound.
+2. Plans: the list scheduler guided by the relaxation's values (heuristics/schedule/guided.py),
+   and the two baselines, asap and carbon_aware.
+3. Each plan's jobs are kept and the rest completed exactly (``completion.py``: services, nodes
+   on and energy, a small MIP of the exact model's blocks); a completion HiGHS cannot finish in
+   its time leaves the plan's own services and nodes.
+4. The best plan by the verifier's value, with the relaxation's bound: "optimal" only within the
+   gap of it, else "feasible" with its proven gap.
+
+The exact model's size is estimated from the index before anything is built (``exact_columns``),
+so the choice costs nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ...heuristics.schedule import asap, carbon_aware
+from ...heuristics.schedule.baselines import deadline_order
+from ...heuristics.schedule.guided import Relaxed, guided, relaxed_order
+from ...index.schedule import ScheduleIndex
+from ...solver import HighsSession, remaining, solve_model
+from .completion import build_completion
+from .fluid import build_fluid, mode_fractions
+
+# Columns of the exact model above which it is not built: HiGHS did not solve the LP of a
+# 1,000,000-column schedule (10,000 GPUs, 500 jobs, 168 h) in 300 s, and Pyomo took 50 s to build it.
+LARGE_COLUMNS = 250_000
+REPAIR_ROUNDS = 3          # guided plans per order: the first, then with its late jobs moved first
+COMPLETED_PLANS = 2        # the best plans (by their own services and nodes) completed by HiGHS
+COMPLETION_SHARE = 0.25    # of the time left, at most, for each plan's completion MIP
+COMPLETION_SECONDS = 60.0  # and never more than this
+
+
+def exact_columns(idx: ScheduleIndex) -> int:
+    """The exact model's job columns (run per option and period, begin per option and start)."""
+    total = 0
+    for job in idx.jobs:
+        if job.preemptible:
+            total += len(job.options) * len(job.periods)
+        else:
+            total += sum(max(0, len(job.periods) - job.duration(o) + 1) for o in job.options)
+    return total
+
+
+@dataclass
+class LargePlan:
+    placements: pd.DataFrame
+    services: pd.DataFrame
+    nodes_on: pd.DataFrame
+    value: float
+    bound: float | None
+    relaxation_status: str
+    message: str
+
+
+def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings: dict) -> LargePlan | None:
+    """The best plan with the fluid bound, or None when no plan was found (the reason in timings)."""
+    from ...verify.schedule.value import evaluate
+
+    options = request.options
+    tick = time.perf_counter()
+    fluid = build_fluid(idx, request.objective, sense, weights)
+    timings["build_s"] = time.perf_counter() - tick
+    session = HighsSession(fluid.model, options)
+    timings["handoff_s"] = session.handoff_s
+    relaxation = session.relaxation(remaining(options, request.started), "ipm")
+    timings["relaxation_s"] = relaxation.seconds
+    if relaxation.status == "infeasible":
+        return LargePlan(*_empty(), value=float("nan"), bound=None, relaxation_status="infeasible",
+                         message="the fluid relaxation is infeasible, so the schedule is")
+    solved = relaxation.status == "optimal"
+    tick = time.perf_counter()
+
+    def value_of(plan, services=None, nodes_on=None) -> float:
+        ev = evaluate(facts, plan.placements, plan.services if services is None else services,
+                      plan.nodes_on if nodes_on is None else nodes_on)
+        return _signed(ev.objective_value(request.objective), sense), ev
+
+    plans = {"asap": asap(idx), "carbon_aware": carbon_aware(idx)}
+    if solved:
+        plans |= _guided_plans(idx, relaxed_values(fluid), request.objective, value_of)
+    ranked = sorted((value_of(plan)[0], name) for name, plan in plans.items() if not plan.failed)
+    best = None
+    for _, name in ranked[:COMPLETED_PLANS]:
+        plan = plans[name]
+        services, nodes_on, completed = _complete(idx, plan, request, sense, weights)
+        value = value_of(plan, services, nodes_on)[0]
+        if not completed or not np.isfinite(value):   # the plan's own services and nodes then
+            services, nodes_on, completed = plan.services, plan.nodes_on, False
+            value = value_of(plan)[0]
+        if np.isfinite(value) and (best is None or value < best[0]):
+            best = (value, name, plan.placements, services, nodes_on, completed)
+    timings["plans_s"] = time.perf_counter() - tick
+    if best is None:
+        return None
+    value, name, placements, services, nodes_on, completed = best
+    value = _signed(value, sense)
+    how = "services, nodes and energy completed by HiGHS" if completed else "its own services and nodes"
+    bound_text = ("bound from the fluid relaxation" if solved else
+                  f"no bound: the fluid relaxation ended {relaxation.status}")
+    return LargePlan(placements, services, nodes_on, value, relaxation.bound if solved else None,
+                     relaxation.status, f"large instance: the {name} plan's jobs, {how}; {bound_text}")
+
+
+def _signed(value: float, sense: str) -> float:
+    """Values compared as costs: a maximised objective negated (and back)."""
+    return value if sense == "min" else -value
+
+
+def _guided_plans(idx, relaxed: Relaxed, objective: str, value_of) -> dict:
+    """The relaxation-guided plan in the relaxation's order and in deadline order, each repaired
+    a few times: the jobs it leaves late or unfinished move to the front of the order (a job placed
+    earlier gets the periods it needs; a later, slacker one finds others)."""
+    plans = {}
+    for label, order in (("relaxed", relaxed_order(idx, relaxed)), ("deadline", deadline_order(idx))):
+        for round_ in range(REPAIR_ROUNDS):
+            plan = guided(idx, relaxed, objective, order)
+            if plan.failed:
+                break
+            plans[f"relaxation-guided ({label} order, round {round_ + 1})"] = plan
+            jobs = value_of(plan)[1].jobs
+            behind = jobs.loc[jobs["state"] != "done", "job"].tolist()
+            if not behind:
+                break
+            order = behind + [j for j in order if j not in set(behind)]
+    return plans
+
+
+def relaxed_values(fluid) -> Relaxed:
+    """The relaxation's work shares and mean throughput fractions as arrays."""
+    idx, m = fluid.index, fluid.model
+    T = idx.periods
+    share: dict[tuple[str, str, str], np.ndarray] = {}
+    for (j, s, g, t), var in m.effective.items():
+        share.setdefault((j, s, g), np.zeros(T))[t] = var.value or 0.0
+    betas = mode_fractions(idx)
+    gpus, delivered = {}, {}
+    for (s, g, mode, t), var in m.mode_gpus.items():
+        value = var.value or 0.0
+        gpus.setdefault((s, g), np.zeros(T))[t] += value
+        delivered.setdefault((s, g), np.zeros(T))[t] += betas[g][mode] * value
+    mean = {key: np.where(gpus[key] > 1e-9, delivered[key] / np.maximum(gpus[key], 1e-12), np.nan) for key in gpus}
+    return Relaxed(share, mean)
+
+
+def _complete(idx, plan, request, sense, weights):
+    """The plan's services and nodes re-optimised around its jobs, or its own when HiGHS finds none."""
+    from .solve import nodes_rows, service_rows
+
+    built = build_completion(idx, plan.placements, request.objective, sense, weights)
+    left = remaining(request.options, request.started)
+    limit = COMPLETION_SECONDS if left is None else max(1.0, min(COMPLETION_SECONDS, COMPLETION_SHARE * left))
+    outcome = solve_model(built.model, replace(request.options, time_limit=limit, warm_start=False))
+    if not outcome.has_solution:
+        return plan.services, plan.nodes_on, False
+    return service_rows(built), nodes_rows(built), True
+
+
+def _empty():
+    from ...heuristics.schedule.list_schedule import NODES_COLUMNS, PLACEMENT_COLUMNS, SERVICE_COLUMNS
+
+    return (pd.DataFrame(columns=PLACEMENT_COLUMNS), pd.DataFrame(columns=SERVICE_COLUMNS),
+            pd.DataFrame(columns=NODES_COLUMNS))
+
