@@ -23,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ...index.schedule import FULL_POWER, TIME_EPS, JobOption, JobPlan, ScheduleIndex
 from .capacity import CapacityTracker
-from .list_schedule import Plan, list_schedule
+from .list_schedule import PLACEMENT_COLUMNS, Plan, Unplaceable, list_schedule, nodes_frame, place_job
 from .periods import Choice, contiguous_starts, until_finished
 
 
@@ -44,10 +45,54 @@ class Relaxed:
 OBJECTIVE_WEIGHTS = {"cost": (1.0, 1.0, 1.0), "carbon": (0.0, 1.0, 0.0), "value": (1.0, 1.0, 1.0)}
 
 
-def guided(idx: ScheduleIndex, relaxed: Relaxed, objective: str = "cost", order: list[str] | None = None) -> Plan:
-    """The guided plan, the jobs in ``order`` (ids; default: the relaxation's order)."""
-    rule = Guided(idx, relaxed, objective)
-    return list_schedule(idx, rule.order() if order is None else order, rule, rule.options)
+def guided(idx: ScheduleIndex, relaxed: Relaxed, objective: str = "cost", order: list[str] | None = None,
+           passes: int = 1) -> Plan:
+    """The guided plan, the jobs in ``order`` (ids; default: the relaxation's order), then
+    ``passes`` rounds of re-placing each job with every other one in place (kept when cheaper)."""
+    tracker = CapacityTracker(idx)
+    rule = Guided(idx, relaxed, objective, tracker)
+    plan = list_schedule(idx, rule.order() if order is None else order, rule, rule.options, tracker)
+    if plan.failed:
+        return plan
+    for _ in range(passes):
+        if not reinsert(idx, plan, rule, tracker):
+            break
+    return plan
+
+
+def reinsert(idx: ScheduleIndex, plan: Plan, rule: "Guided", tracker: CapacityTracker) -> int:
+    """Take each placed job out of the plan and place it again by ``rule`` with every other job in
+    place; the new place stays when the rule's cost of the job is lower there. Returns how many
+    jobs moved. ``plan.placements`` is rewritten (services and nodes follow the tracker)."""
+    jobs = {job.id: job for job in idx.jobs}
+    rows = {job: group for job, group in plan.placements.groupby("job", sort=False)}
+    moved = 0
+    for job_id, group in rows.items():
+        job = jobs[job_id]
+        site, gpu_type, gpus, mode = group.iloc[0][["site", "gpu_type", "gpus", "power_mode"]]
+        option = next(o for o in job.options if (o.site, o.gpu_type, o.mode) == (site, gpu_type, mode))
+        periods = sorted(group["period"].tolist())
+        tracker.add(site, gpu_type, periods, -int(gpus), -option.gpu_kw)     # out of the plan
+        old = rule._cost(job, option, periods)
+        try:
+            new_rows = place_job(idx, tracker, job, rule, rule.options(job))
+        except Unplaceable:
+            new_rows = None
+        if new_rows:
+            new_option = next(o for o in job.options if (o.site, o.gpu_type, o.mode) == (new_rows[0][1], new_rows[0][2],
+                                                                                        new_rows[0][5]))
+            new_periods = [r[3] for r in new_rows]
+            tracker.add(new_option.site, new_option.gpu_type, new_periods, -new_option.gpus, -new_option.gpu_kw)
+            if rule._cost(job, new_option, new_periods) < old - 1e-9 * max(1.0, abs(old)):
+                tracker.add(new_option.site, new_option.gpu_type, new_periods, new_option.gpus, new_option.gpu_kw)
+                rows[job_id] = pd.DataFrame(new_rows, columns=PLACEMENT_COLUMNS)
+                moved += 1
+                continue
+        tracker.add(site, gpu_type, periods, int(gpus), option.gpu_kw)
+    if moved:
+        plan.placements = pd.concat(list(rows.values()), ignore_index=True)
+        plan.nodes_on = nodes_frame(idx, tracker)
+    return moved
 
 
 def relaxed_order(idx: ScheduleIndex, relaxed: Relaxed) -> list[str]:
@@ -56,16 +101,16 @@ def relaxed_order(idx: ScheduleIndex, relaxed: Relaxed) -> list[str]:
 
 
 class Guided:
-    def __init__(self, idx: ScheduleIndex, relaxed: Relaxed, objective: str = "cost"):
+    def __init__(self, idx: ScheduleIndex, relaxed: Relaxed, objective: str = "cost",
+                 tracker: CapacityTracker | None = None):
         self.idx, self.relaxed = idx, relaxed
         energy = idx.energy
-        self.energy_price = {s: np.array([energy.price[s, t] * energy.pue[s, t] for t in idx.period_range])
-                             for s in idx.sites}
         ends = (np.arange(idx.periods) + 1) * idx.hours
         self.on_time = {job.id: ends <= job.due_h + TIME_EPS for job in idx.instance.training_jobs
                         if job.due_h is not None}
         self.zeros = np.zeros(idx.periods)
-        self.tracker = CapacityTracker(idx)
+        self.tracker = tracker or CapacityTracker(idx)     # the plan so far (for the demand charge)
+        self.site_of = {s: i for i, s in enumerate(self.tracker.sites)}
         # per kWh drawn from the grid: what the objective charges for energy and carbon
         weights = OBJECTIVE_WEIGHTS.get(objective, OBJECTIVE_WEIGHTS["cost"])
         self.unit_cost = {s: np.array([weights[0] * energy.price[s, t] * energy.pue[s, t]
@@ -73,6 +118,7 @@ class Guided:
                                        * (energy.carbon_price_per_t if weights[0] else 1.0)
                                        for t in idx.period_range]) for s in idx.sites}
         self.job_weight = weights[2]
+        self.demand_charge = {s: weights[0] * energy.demand_charge.get(s, 0.0) for s in idx.sites}
 
     def share(self, job: JobPlan, option: JobOption) -> np.ndarray:
         return self.relaxed.work_share.get((job.id, option.site, option.gpu_type), self.zeros)
@@ -100,13 +146,13 @@ class Guided:
             return None
         cost, periods = best
         late = int(job.id in self.on_time and not self.on_time[job.id][periods[-1]])
-        return Choice(periods, (late, self._mode_rank(job, option), cost, periods[-1]))
+        return Choice(periods, (late, self._pool_rank(job, option), self._mode_rank(job, option), cost, periods[-1]))
 
     def _candidates(self, job: JobPlan, option: JobOption, usable: np.ndarray):
         """Periods the job could take on ``option``: within its due time where it can finish by
         then, else anywhere; the relaxation's favourite periods, its favourite contiguous run and
         the cheapest contiguous run."""
-        share, price = self.share(job, option), self.energy_price[option.site]
+        share, price = self.share(job, option), self.unit_cost[option.site]
         windows = [usable & self.on_time[job.id]] if job.id in self.on_time else []
         for window in windows + [usable]:
             found = [p for p in (_block(job, option, window, share, price), _block(job, option, window, -price, share),
@@ -117,12 +163,19 @@ class Guided:
         return []
 
     def _cost(self, job: JobPlan, option: JobOption, periods: list[int]) -> float:
-        """The job's own cost on these periods: the energy (and carbon) its GPUs add, its resumes
-        and its tardiness."""
+        """The job's own cost on these periods: the energy (and carbon) its GPUs add, the rise of
+        its site's peak under a demand charge, its resumes and its tardiness."""
         kw = self.tracker.marginal_kw(option.site, option.gpu_type, option.gpu_kw / option.gpus) * option.gpus
         resumes = sum(1 for a, b in zip(periods, periods[1:]) if b != a + 1)
         energy = float(self.unit_cost[option.site][periods].sum()) * kw * self.idx.hours
-        return energy + self.job_weight * (job.restart_cost * resumes + job.finish_cost.get(periods[-1], 0.0))
+        peak = 0.0
+        if self.demand_charge[option.site]:
+            i = self.site_of[option.site]
+            facility = self.tracker.pue[i] * self.tracker.site_it_kw[i]
+            raised = facility.copy()
+            raised[periods] += self.tracker.pue[i, periods] * kw
+            peak = self.demand_charge[option.site] * max(0.0, float(raised.max() - facility.max()))
+        return energy + peak + self.job_weight * (job.restart_cost * resumes + job.finish_cost.get(periods[-1], 0.0))
 
     # ------------------------------------------------------------ helpers
 
@@ -133,6 +186,15 @@ class Guided:
                 seen.add((option.site, option.gpu_type))
                 pools.append(option)
         return pools
+
+    def _pool_rank(self, job: JobPlan, option: JobOption) -> int:
+        """0 on a pool where the relaxation does at least half as much of the job's work as on its
+        favourite pool, else 1."""
+        shares = [float(self.share(job, o).sum()) for o in self._pool_options(job)]
+        most = max(shares, default=0.0)
+        if most <= 1e-9:
+            return 0
+        return 0 if float(self.share(job, option).sum()) >= 0.5 * most else 1
 
     def _mode_rank(self, job: JobPlan, option: JobOption) -> int:
         share = self.share(job, option)

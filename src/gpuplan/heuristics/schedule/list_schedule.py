@@ -55,7 +55,7 @@ class Plan:
                    pd.DataFrame(columns=NODES_COLUMNS), message)
 
 
-class _Unplaceable(Exception):
+class Unplaceable(Exception):
     """A hard service or a required job the baseline cannot place (its message says which)."""
 
 
@@ -65,27 +65,29 @@ def full_power(job: JobPlan) -> list[JobOption]:
 
 
 def list_schedule(idx: ScheduleIndex, order: list[str], choose: PeriodRule,
-                  options: Callable[[JobPlan], list[JobOption]] = full_power) -> Plan:
+                  options: Callable[[JobPlan], list[JobOption]] = full_power,
+                  tracker: CapacityTracker | None = None) -> Plan:
     """Services, then the jobs ``order`` names (every job of ``idx`` once), by the rule ``choose``
-    over the options ``options`` offers of each job (full power by default)."""
+    over the options ``options`` offers of each job (full power by default), into ``tracker``
+    (a fresh one by default; a rule that reads the plan so far shares it)."""
     jobs = {job.id: job for job in idx.jobs}
     if sorted(order) != sorted(jobs):
         raise ValueError("list_schedule: order must name every training job of the instance once")
-    tracker = CapacityTracker(idx)
+    tracker = tracker or CapacityTracker(idx)
     try:
         _check_idle_power(tracker)
         service_rows = _place_services(idx, tracker)
         placement_rows, left_out = [], []
         for job_id in order:
-            rows = _place_job(idx, tracker, jobs[job_id], choose, options(jobs[job_id]))
+            rows = place_job(idx, tracker, jobs[job_id], choose, options(jobs[job_id]))
             if rows is None:
                 left_out.append(job_id)
             placement_rows += rows or []
-    except _Unplaceable as reason:
+    except Unplaceable as reason:
         return Plan.failure(str(reason))
     return Plan(pd.DataFrame(placement_rows, columns=PLACEMENT_COLUMNS),
                 pd.DataFrame(service_rows, columns=SERVICE_COLUMNS),
-                pd.DataFrame(_nodes_rows(idx, tracker), columns=NODES_COLUMNS), left_out=left_out)
+                nodes_frame(idx, tracker), left_out=left_out)
 
 
 def _check_idle_power(tracker: CapacityTracker) -> None:
@@ -93,7 +95,7 @@ def _check_idle_power(tracker: CapacityTracker) -> None:
     over = tracker.over_limit()
     if over:
         site, t, kw, limit = over[0]
-        raise _Unplaceable(f"site '{site}' period {t}: its nodes that cannot be powered off draw {kw:.6g} kW "
+        raise Unplaceable(f"site '{site}' period {t}: its nodes that cannot be powered off draw {kw:.6g} kW "
                            f"idle, above the grid limit of {limit:.6g} kW")
 
 
@@ -123,7 +125,7 @@ def _serve(idx: ScheduleIndex, tracker: CapacityTracker, service: ServicePlan, t
             rows.append((service.id, option.site, option.gpu_type, t, gpus))
             remaining -= gpus * option.capacity_per_gpu
     if service.unmet_cost_per_gpu_hour is None and remaining > DEMAND_TOL:
-        raise _Unplaceable(f"hard service '{service.id}' cannot be covered in period {t}: {remaining:.6g} of its "
+        raise Unplaceable(f"hard service '{service.id}' cannot be covered in period {t}: {remaining:.6g} of its "
                            f"{service.demand[t]:.6g} reference GPUs find no free GPU within the grid limits")
     return rows
 
@@ -150,7 +152,7 @@ def _most_that_fit(tracker: CapacityTracker, option, t: int, wanted: int) -> int
 # ---------------------------------------------------------------- jobs
 
 
-def _place_job(idx: ScheduleIndex, tracker: CapacityTracker, job: JobPlan, choose: PeriodRule,
+def place_job(idx: ScheduleIndex, tracker: CapacityTracker, job: JobPlan, choose: PeriodRule,
                options: list[JobOption]) -> list[tuple] | None:
     """The job's rows on its best option, or None for a job that need not finish and fits nowhere."""
     window = np.zeros(idx.periods, dtype=bool)
@@ -163,7 +165,7 @@ def _place_job(idx: ScheduleIndex, tracker: CapacityTracker, job: JobPlan, choos
             best = (choice, option)
     if best is None:
         if job.required:
-            raise _Unplaceable(f"required job '{job.id}' cannot be placed: no option it may use has its "
+            raise Unplaceable(f"required job '{job.id}' cannot be placed: no option it may use has its "
                                f"GPUs free within the grid limits for long enough in its window "
                                f"({_window_text(idx, job)})")
         return None
@@ -176,9 +178,10 @@ def _window_text(idx: ScheduleIndex, job: JobPlan) -> str:
     return f"periods {job.periods[0]}..{job.periods[-1]}" if job.periods else "no period"
 
 
-def _nodes_rows(idx: ScheduleIndex, tracker: CapacityTracker) -> list[tuple]:
+def nodes_frame(idx: ScheduleIndex, tracker: CapacityTracker) -> pd.DataFrame:
+    """Nodes on as the tracker has them: all where nodes cannot be off, else as many as the busy GPUs need."""
     rows = []
     for s, g in idx.pairs:
         on = tracker.nodes_on(s, g)
         rows += [(s, g, t, int(on[t])) for t in idx.period_range]
-    return rows
+    return pd.DataFrame(rows, columns=NODES_COLUMNS)

@@ -34,6 +34,7 @@ from .fluid import build_fluid, mode_fractions
 LARGE_COLUMNS = 250_000
 REPAIR_ROUNDS = 3          # guided plans per order: the first, then with its late jobs moved first
 COMPLETED_PLANS = 2        # the best plans (by their own services and nodes) completed by HiGHS
+REINSERT_PASSES = 2        # rounds of re-placing each job of a guided plan with the others in place
 COMPLETION_SHARE = 0.25    # of the time left, at most, for each plan's completion MIP
 COMPLETION_SECONDS = 60.0  # and never more than this
 
@@ -58,6 +59,7 @@ class LargePlan:
     bound: float | None
     relaxation_status: str
     message: str
+    plan_values: dict[str, float] | None = None   # every candidate plan's value before completion
 
 
 def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings: dict) -> LargePlan | None:
@@ -87,6 +89,7 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     if solved:
         plans |= _guided_plans(idx, relaxed_values(fluid), request.objective, value_of)
     ranked = sorted((value_of(plan)[0], name) for name, plan in plans.items() if not plan.failed)
+    values = {name: _signed(value, sense) for value, name in ranked}   # each plan with its own services and nodes
     best = None
     for _, name in ranked[:COMPLETED_PLANS]:
         plan = plans[name]
@@ -106,7 +109,7 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     bound_text = ("bound from the fluid relaxation" if solved else
                   f"no bound: the fluid relaxation ended {relaxation.status}")
     return LargePlan(placements, services, nodes_on, value, relaxation.bound if solved else None,
-                     relaxation.status, f"large instance: the {name} plan's jobs, {how}; {bound_text}")
+                     relaxation.status, f"large instance: the {name} plan's jobs, {how}; {bound_text}", values)
 
 
 def _signed(value: float, sense: str) -> float:
@@ -121,7 +124,7 @@ def _guided_plans(idx, relaxed: Relaxed, objective: str, value_of) -> dict:
     plans = {}
     for label, order in (("relaxed", relaxed_order(idx, relaxed)), ("deadline", deadline_order(idx))):
         for round_ in range(REPAIR_ROUNDS):
-            plan = guided(idx, relaxed, objective, order)
+            plan = guided(idx, relaxed, objective, order, REINSERT_PASSES)
             if plan.failed:
                 break
             plans[f"relaxation-guided ({label} order, round {round_ + 1})"] = plan
