@@ -45,19 +45,34 @@ class Relaxed:
 OBJECTIVE_WEIGHTS = {"cost": (1.0, 1.0, 1.0), "carbon": (0.0, 1.0, 0.0), "value": (1.0, 1.0, 1.0)}
 
 
+PLACE_FIRST_ATTEMPTS = 10   # times a required job that found no room is moved to the front and the plan redone
+
+
 def guided(idx: ScheduleIndex, relaxed: Relaxed, objective: str = "cost", order: list[str] | None = None,
            passes: int = 1) -> Plan:
     """The guided plan, the jobs in ``order`` (ids; default: the relaxation's order), then
     ``passes`` rounds of re-placing each job with every other one in place (kept when cheaper)."""
-    tracker = CapacityTracker(idx)
-    rule = Guided(idx, relaxed, objective, tracker)
-    plan = list_schedule(idx, rule.order() if order is None else order, rule, rule.options, tracker)
+    plan, rule, tracker = first_plan(idx, relaxed, objective, order)
     if plan.failed:
         return plan
     for _ in range(passes):
         if not reinsert(idx, plan, rule, tracker):
             break
     return plan
+
+
+def first_plan(idx: ScheduleIndex, relaxed: Relaxed, objective: str = "cost", order: list[str] | None = None):
+    """The list scheduler's plan by the guided rule, with the rule and the tracker holding it; a
+    required job that finds no room moves to the front and the plan is redone (a few times)."""
+    order = list(relaxed_order(idx, relaxed) if order is None else order)
+    for _ in range(PLACE_FIRST_ATTEMPTS):
+        tracker = CapacityTracker(idx)
+        rule = Guided(idx, relaxed, objective, tracker)
+        plan = list_schedule(idx, order, rule, rule.options, tracker)
+        if plan.blocked is None or order[0] == plan.blocked:
+            break
+        order = [plan.blocked] + [j for j in order if j != plan.blocked]
+    return plan, rule, tracker
 
 
 def reinsert(idx: ScheduleIndex, plan: Plan, rule: "Guided", tracker: CapacityTracker) -> int:

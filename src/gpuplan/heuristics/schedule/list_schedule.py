@@ -44,19 +44,24 @@ class Plan:
     nodes_on: pd.DataFrame
     message: str = ""                                     # why there is no plan; empty when there is one
     left_out: list[str] = field(default_factory=list)     # jobs that need not finish and found no room
+    blocked: str | None = None                            # the required job that found no room, if that failed it
 
     @property
     def failed(self) -> bool:
         return bool(self.message)
 
     @classmethod
-    def failure(cls, message: str) -> "Plan":
+    def failure(cls, message: str, blocked: str | None = None) -> "Plan":
         return cls(pd.DataFrame(columns=PLACEMENT_COLUMNS), pd.DataFrame(columns=SERVICE_COLUMNS),
-                   pd.DataFrame(columns=NODES_COLUMNS), message)
+                   pd.DataFrame(columns=NODES_COLUMNS), message, blocked=blocked)
 
 
 class Unplaceable(Exception):
     """A hard service or a required job the baseline cannot place (its message says which)."""
+
+    def __init__(self, message: str, job: str | None = None):
+        super().__init__(message)
+        self.job = job      # the required job, when it is one
 
 
 def full_power(job: JobPlan) -> list[JobOption]:
@@ -84,7 +89,7 @@ def list_schedule(idx: ScheduleIndex, order: list[str], choose: PeriodRule,
                 left_out.append(job_id)
             placement_rows += rows or []
     except Unplaceable as reason:
-        return Plan.failure(str(reason))
+        return Plan.failure(str(reason), reason.job)
     return Plan(pd.DataFrame(placement_rows, columns=PLACEMENT_COLUMNS),
                 pd.DataFrame(service_rows, columns=SERVICE_COLUMNS),
                 nodes_frame(idx, tracker), left_out=left_out)
@@ -167,7 +172,7 @@ def place_job(idx: ScheduleIndex, tracker: CapacityTracker, job: JobPlan, choose
         if job.required:
             raise Unplaceable(f"required job '{job.id}' cannot be placed: no option it may use has its "
                                f"GPUs free within the grid limits for long enough in its window "
-                               f"({_window_text(idx, job)})")
+                               f"({_window_text(idx, job)})", job.id)
         return None
     choice, option = best
     tracker.add(option.site, option.gpu_type, choice.periods, option.gpus, option.gpu_kw)

@@ -3,9 +3,9 @@
 1. The fluid relaxation (``fluid.py``) by interior point: its optimum is the bound.
 2. Plans: the list scheduler guided by the relaxation's values (heuristics/schedule/guided.py),
    and the two baselines, asap and carbon_aware.
-3. Each plan's jobs are kept and the rest completed exactly (``completion.py``: services, nodes
-   on and energy, a small MIP of the exact model's blocks); a completion HiGHS cannot finish in
-   its time leaves the plan's own services and nodes.
+3. The two best plans' jobs are kept and the rest completed (``completion.py``: services, nodes
+   on and energy, the exact model's blocks, from their LP rounded); the plan's own services and
+   nodes stay where they are better.
 4. The best plan by the verifier's value, with the relaxation's bound: "optimal" only within the
    gap of it, else "feasible" with its proven gap.
 
@@ -16,30 +16,26 @@ so the choice costs nothing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyomo.environ as pyo
 
 from ...heuristics.schedule import asap, carbon_aware
 from ...heuristics.schedule.baselines import deadline_order
 from ...heuristics.schedule.guided import Relaxed, guided, relaxed_order
-from ...heuristics.schedule.list_schedule import NODES_COLUMNS, SERVICE_COLUMNS
 from ...index.schedule import ScheduleIndex
-from ...solver import HighsSession, remaining, solve_model
+from ...solver import HighsSession, remaining
 from .completion import build_completion, complete_by_rounding
 from .fluid import build_fluid, mode_fractions
 
 # Columns of the exact model above which it is not built: HiGHS did not solve the LP of a
 # 1,000,000-column schedule (10,000 GPUs, 500 jobs, 168 h) in 300 s, and Pyomo took 50 s to build it.
 LARGE_COLUMNS = 250_000
+RELAXATION_SHARE = 0.7     # of the time left, at most, for the fluid relaxation: the plans need the rest
 REPAIR_ROUNDS = 3          # guided plans per order: the first, then with its late jobs moved first
 COMPLETED_PLANS = 2        # the best plans (by their own services and nodes) completed by HiGHS
 REINSERT_PASSES = 2        # rounds of re-placing each job of a guided plan with the others in place
-COMPLETION_SHARE = 0.25    # of the time left, at most, for each plan's completion MIP
-COMPLETION_SECONDS = 30.0  # and never more than this
-COMPLETION_GAP = 1e-3      # the completion's own gap: the plan's gap to the fluid bound is far larger
 
 
 def exact_columns(idx: ScheduleIndex) -> int:
@@ -75,7 +71,8 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     timings["build_s"] = time.perf_counter() - tick
     session = HighsSession(fluid.model, options)
     timings["handoff_s"] = session.handoff_s
-    relaxation = session.relaxation(remaining(options, request.started), "ipm")
+    left = remaining(options, request.started)
+    relaxation = session.relaxation(None if left is None else RELAXATION_SHARE * left, "ipm")
     timings["relaxation_s"] = relaxation.seconds
     if relaxation.status == "infeasible":
         return LargePlan(*_empty(), value=float("nan"), bound=None, relaxation_status="infeasible",
@@ -98,9 +95,9 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
         plan = plans[name]
         services, nodes_on, completed = _complete(idx, plan, request, sense, weights)
         value = value_of(plan, services, nodes_on)[0]
-        if not completed or not np.isfinite(value):   # the plan's own services and nodes then
-            services, nodes_on, completed = plan.services, plan.nodes_on, False
-            value = value_of(plan)[0]
+        own = value_of(plan)[0]
+        if not completed or not np.isfinite(value) or own <= value:   # the plan's own services and nodes then
+            services, nodes_on, completed, value = plan.services, plan.nodes_on, False, own
         if np.isfinite(value) and (best is None or value < best[0]):
             best = (value, name, plan.placements, services, nodes_on, completed)
     timings["plans_s"] = time.perf_counter() - tick
@@ -166,26 +163,8 @@ def _complete(idx, plan, request, sense, weights):
     return service_rows(built), nodes_rows(built), True
 
 
-def start_from(built, plan) -> None:
-    """The plan's own services and nodes on as the completion's (partial) MIP start: HiGHS finds
-    its own first solutions late on these models (34 s at 2,000 GPUs), from this one at once."""
-    m = built.model
-    for var in m.component_data_objects(pyo.Var, active=True):
-        var.set_value(None, skip_validation=True)
-    option_of = {(v.id, o.site, o.gpu_type): k for v in built.index.services for k, o in enumerate(v.options)}
-    for v, o, t in m.serve_keys:
-        m.serving[v, o, t].set_value(0, skip_validation=True)
-    for service, site, gpu_type, t, gpus in plan.services[SERVICE_COLUMNS].itertuples(index=False):
-        key = (service, option_of[service, site, gpu_type], int(t))
-        if key in m.serving:
-            m.serving[key].set_value(int(gpus), skip_validation=True)
-    for site, gpu_type, t, nodes in plan.nodes_on[NODES_COLUMNS].itertuples(index=False):
-        if (site, gpu_type, int(t)) in m.nodes_on:
-            m.nodes_on[site, gpu_type, int(t)].set_value(int(nodes), skip_validation=True)
-
-
 def _empty():
-    from ...heuristics.schedule.list_schedule import PLACEMENT_COLUMNS
+    from ...heuristics.schedule.list_schedule import NODES_COLUMNS, PLACEMENT_COLUMNS, SERVICE_COLUMNS
 
     return (pd.DataFrame(columns=PLACEMENT_COLUMNS), pd.DataFrame(columns=SERVICE_COLUMNS),
             pd.DataFrame(columns=NODES_COLUMNS))
