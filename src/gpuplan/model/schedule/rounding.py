@@ -57,8 +57,11 @@ def lp_rounding(built, lp: dict[int, float], order=by_lp_center) -> int:
 
 
 def job_binaries(built) -> list:
-    """The variables the rounding sets: every run and begin binary."""
-    return [*built.model.run.values(), *built.model.begin.values()]
+    """The variables the rounding sets: every run and begin binary, and the split gangs' binaries
+    and GPU counts (all 0: the rounding places a gang whole on one pool, which the rules always
+    allow; splitting is the MIP's to find)."""
+    m = built.model
+    return [*m.run.values(), *m.begin.values(), *m.split.values(), *m.gang.values()]
 
 
 def _lp_center(built, job, lp) -> float:
@@ -121,6 +124,11 @@ def _place_preemptible(m, job, free, pair, lp) -> int:
     for o in range(len(job.options)):
         for t in job.periods:
             m.run[job.id, o, t].set_value(1 if chosen.get(t) == o else 0, skip_validation=True)
+    for c, choice in enumerate(job.splits):   # whole gangs only (see job_binaries)
+        for t in job.periods:
+            m.split[job.id, c, t].set_value(0, skip_validation=True)
+            for o in choice.options:
+                m.gang[job.id, c, o, t].set_value(0, skip_validation=True)
     return int(work >= needed - 1e-9)
 
 

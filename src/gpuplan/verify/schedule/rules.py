@@ -67,23 +67,50 @@ def service_eligibility(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Vi
 
 
 def gang(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
-    """Rule 3: a row holds exactly the job's GPU count on its type (judged on option types only)."""
+    """Rule 3: a row holds exactly the job's GPU count on its type (judged on option types only);
+    for a job that may split its gang, the rows of a period together: one violation per row whose
+    type's count their sum misses, and one per (job, period) whose rows break the split rules."""
     d = ev.decisions
     need = facts.gang[d.job, d.gpu_type]
-    return [Violation("gang", facts.jobs[d.job[i]], f"placements[{d.placement_row[i]}]: {d.gpus[i]} GPUs, "
-                      f"the job holds {need[i]} on {facts.gpu_types[d.gpu_type[i]]}")
-            for i in np.flatnonzero((need > 0) & (d.gpus != need))]
+    whole = ~facts.may_split[d.job]
+    found = [Violation("gang", facts.jobs[d.job[i]], f"placements[{d.placement_row[i]}]: {d.gpus[i]} GPUs, "
+                       f"the job holds {need[i]} on {facts.gpu_types[d.gpu_type[i]]}")
+             for i in np.flatnonzero(whole & (need > 0) & (d.gpus != need))]
+    split = np.flatnonzero(~whole)
+    if not len(split):
+        return found
+    rows = pd.DataFrame({"job": d.job[split], "period": d.period[split], "site": d.site[split],
+                         "gpu_type": d.gpu_type[split], "mode": np.array(facts.mode_id, dtype=object)[d.mode[split]],
+                         "gpus": d.gpus[split]})
+    total = rows.groupby(["job", "period"]).gpus.transform("sum").to_numpy()
+    found += [Violation("gang", facts.jobs[d.job[i]], f"placements[{d.placement_row[i]}]: the job's rows in "
+                        f"period {d.period[i]} hold {total[k]} GPUs, the job holds {need[i]} on "
+                        f"{facts.gpu_types[d.gpu_type[i]]}")
+              for k, i in enumerate(split) if need[i] > 0 and total[k] != need[i]]
+    for (j, t), step in rows.groupby(["job", "period"]):
+        broken = [what for what, many, allowed in (
+            ("sites", step.site.nunique() > 1, facts.span_sites[j]),
+            ("GPU types", step.gpu_type.nunique() > 1, facts.mix_types[j]),
+            ("power modes", step["mode"].nunique() > 1, False)) if many and not allowed]
+        if broken:
+            found.append(Violation("gang", facts.jobs[j], f"period {t}: its gang lies over several "
+                                   f"{' and '.join(broken)}, which the job may not"))
+    return found
 
 
 def duplicate_rows(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
-    """Rule 3: one placement row per (job, period); one service row per (service, site, type, period)."""
+    """Rule 3: one placement row per (job, period), per (job, site, type, period) for a job that
+    may split its gang; one service row per (service, site, type, period)."""
     d = ev.decisions
     found = []
     T, S, G = facts.periods, len(facts.sites), len(facts.gpu_types)
-    job_cell = d.job * T + d.period
+    pool = np.where(facts.may_split[d.job], d.site * G + d.gpu_type, -1)
+    job_cell = (d.job * (S * G + 1) + pool + 1) * T + d.period
     for i in _repeats(job_cell):
+        where = (f" at '{facts.sites[d.site[i]]}' / {facts.gpu_types[d.gpu_type[i]]}"
+                 if facts.may_split[d.job[i]] else "")
         found.append(Violation("duplicate_row", facts.jobs[d.job[i]],
-                               f"placements[{d.placement_row[i]}]: a second row in period {d.period[i]}"))
+                               f"placements[{d.placement_row[i]}]: a second row{where} in period {d.period[i]}"))
     service_cell = ((d.service * S + d.service_site) * G + d.service_type) * T + d.service_period
     for i in _repeats(service_cell):
         found.append(Violation("duplicate_row", facts.services[d.service[i]], f"services[{d.service_row[i]}]: a "
@@ -155,9 +182,12 @@ def contiguity(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
 
 
 def migration(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
-    """Rule 7: a non-migratable job runs at one site."""
+    """Rule 7: a non-migratable job runs at one site (in every period: a gang split over sites
+    that never changes them is no migration, yet two sites)."""
     d = ev.decisions
-    moving = np.flatnonzero(~facts.migratable & (ev.progress.migrations > 0))
+    sites_used = np.zeros((len(facts.jobs), len(facts.sites)), dtype=bool)
+    sites_used[d.job, d.site] = True
+    moving = np.flatnonzero(~facts.migratable & ((ev.progress.migrations > 0) | (sites_used.sum(axis=1) > 1)))
     rows = np.isin(d.job, moving)
     sites_of = pd.Series(d.site[rows]).groupby(d.job[rows]).unique() if rows.any() else {}
     return [Violation("migration", facts.jobs[j], "not migratable, yet it runs at "
