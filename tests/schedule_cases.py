@@ -56,3 +56,39 @@ def all_features():
                  services=[{"id": "chat", "unmet_cost_per_gpu_hour": 2}], demand=[("chat", [1, 1, 0, 1])],
                  facilities=[{"site": "a", "demand_charge_per_kw": 1},
                              {"site": "b", "power_off": True, "wake_cost_per_node": 0.5}])
+
+
+# ---------------------------------------------------------------- split gangs (span_sites, allow_mixed_types)
+# 1-GPU nodes, 1 kW busy, no idle or node power, price 1: a period's energy cost is its busy GPUs.
+
+
+def spans_to_be_on_time(work=1.92):
+    """A 2-GPU job due at 1 h (10 per hour late); site a has 2 GPUs but 1 in period 0, site b 1.
+    Whole at a it runs in period 1, 1 h late: 2 + 10 = 12. Split over a and b in period 0 it does
+    2 x 0.96 = 1.92 and is on time: 2 (work 1.93 and it is not: 12 again)."""
+    capacity = [{"site": "a", "gpu_type": "g", "nodes": 2, "gpus_per_node": 1},
+                {"site": "a", "gpu_type": "g", "nodes": 1, "gpus_per_node": 1, "period": 0},
+                {"site": "b", "gpu_type": "g", "nodes": 1, "gpus_per_node": 1}]
+    job = {"id": "j", "gpus": 2, "work_gpu_hours": work, "due_h": 1, "tardiness_cost_per_h": 10,
+           "migratable": True, "span_sites": True}
+    return micro(periods=2, sites=("a", "b"), prices=[1, 1], capacity=capacity, idle_w=0, jobs=[job])
+
+
+def mixes_to_fit(work=2.85):
+    """One site with one GPU of g (speed 1) and one of h (speed 0.5); a required 2-GPU job fits
+    only mixed: (1 + 0.5) x 0.95 = 1.425 per period, 2.85 in both periods, cost 4 (each GPU at its
+    own speed; at the slowest type's it would do 0.95). Work 2.86 cannot finish."""
+    job = {"id": "j", "gpus": 2, "work_gpu_hours": work, "allow_mixed_types": True,
+           "gpu_options": [{"gpu_type": "g"}, {"gpu_type": "h", "throughput": 0.5}]}
+    return micro(periods=2, prices=[1, 1], types=("g", "h"), idle_w=0, jobs=[job])
+
+
+def split_not_worth_it(work=2.0):
+    """Site a: 2 GPUs at price 2; site b: 1 GPU at price 1; a 2-GPU job that may span sites.
+    Whole at a: 2 x 2 = 4. Split (1 at a, 1 at b) costs 3 a period but does 1.92 < 2, so a second
+    period: 3 + 3 or 3 + 4. Whole wins at 4; with work 1.92 the split wins at 3."""
+    capacity = [{"site": "a", "gpu_type": "g", "nodes": 2, "gpus_per_node": 1},
+                {"site": "b", "gpu_type": "g", "nodes": 1, "gpus_per_node": 1}]
+    job = {"id": "j", "gpus": 2, "work_gpu_hours": work, "migratable": True, "span_sites": True}
+    return micro(periods=2, sites=("a", "b"), prices={"a": [2, 2], "b": [1, 1]}, capacity=capacity, idle_w=0,
+                 jobs=[job])
