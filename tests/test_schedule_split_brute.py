@@ -1,0 +1,148 @@
+"""Split gangs (span_sites, allow_mixed_types): the schedule MILP equals brute force on tiny
+random instances (Hypothesis).
+
+One job that may split its gang (and, at random, one more GPU type, a power cap on one type,
+maintenance, a due time, a value, a restart cost) over 1-2 sites of 1-GPU nodes. The brute force
+enumerates, per period, no row or every way of holding the job's GPUs over its pools in one
+power mode (whole on one pool, or split as its flags allow), keeps the plans within capacity,
+and lets the independent verifier value and judge each one: the best valid value must be the
+MILP's. The existing brute force (test_schedule_brute.py) covers whole gangs of one GPU type.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import HealthCheck, event, example, given, reject, settings
+from hypothesis import strategies as st
+
+import gpuplan as gp
+from gpuplan.errors import InputError
+from gpuplan.instance.io import from_dict
+from gpuplan.verify.schedule.rules import schedule_violations
+from gpuplan.verify.schedule.value import evaluate, schedule_facts
+
+PLAN_LIMIT = 4_000   # plans the verifier values, one evaluate each
+OBJECTIVES = ("cost", "value")
+CAP = {"gpu_type": "g", "id": "cap", "power_fraction": 0.6, "throughput_fraction": 0.85}
+
+
+@st.composite
+def split_schedules(draw):
+    periods = draw(st.integers(2, 3))
+    sites = ["a", "b"][:draw(st.integers(1, 2))]
+    types = ["g", "h"][:draw(st.integers(1, 2))]
+    capacity = [{"site": s, "gpu_type": g, "nodes": draw(st.integers(0, 2)), "gpus_per_node": 1}
+                for s in sites for g in types]
+    if draw(st.booleans()):   # maintenance in one period
+        row = draw(st.sampled_from(capacity))
+        capacity.append(dict(row, period=draw(st.integers(0, periods - 1)), nodes=draw(st.integers(0, 1))))
+    options = [{"gpu_type": "g"}] + ([{"gpu_type": "h", "throughput": draw(st.sampled_from([0.5, 1.0, 1.5]))}]
+                                     if len(types) > 1 else [])
+    job = {"id": "j", "gpus": draw(st.integers(2, 3)), "gpu_options": options, "migratable": True,
+           "work_gpu_hours": draw(st.sampled_from([1.0, 1.9, 2.0, 2.85, 3.0, 3.8, 4.0, 5.6])),
+           "span_sites": draw(st.booleans()), "allow_mixed_types": draw(st.booleans()),
+           "required": draw(st.booleans()), "value": draw(st.sampled_from([0.0, 5.0, 20.0])),
+           "restart_cost": draw(st.sampled_from([0.0, 1.0]))}
+    if draw(st.booleans()):
+        job.update(due_h=float(draw(st.integers(1, periods))), tardiness_cost_per_h=draw(st.sampled_from([1.0, 10.0])))
+    series = [{"site": s, "period": t, "price_per_kwh": draw(st.sampled_from([0, 1, 2, 3]))}
+              for s in sites for t in range(periods)]
+    return {
+        "schema_version": 1, "name": "split-tiny",
+        "gpu_types": [{"id": "g", "memory_gb": 80, "power_w": 1000.0, "idle_power_w": draw(st.sampled_from([0.0, 100.0]))},
+                      {"id": "h", "memory_gb": 80, "power_w": 500.0, "idle_power_w": 50.0}][:len(types)],
+        "sites": [{"id": s} for s in sites], "time": {"periods": periods, "period_hours": 1.0},
+        "site_series": series, "capacity": capacity, "power_modes": [CAP] if draw(st.booleans()) else [],
+        "training_jobs": [job],
+    }
+
+
+def gpus_available(instance, site: str, gpu_type: str, period: int) -> int:
+    rows = [r for r in instance.capacity if (r.site, r.gpu_type) == (site, gpu_type)]
+    own = [r for r in rows if r.period == period]
+    row = own[0] if own else next((r for r in rows if r.period is None), None)
+    return row.nodes * row.gpus_per_node if row else 0
+
+
+def period_choices(instance, t: int) -> list[list[dict]]:
+    """The job's ways to run in period t (rows), within capacity and the split rules; [] = no row."""
+    job = instance.training_jobs[0]
+    n = job.gpus
+    modes = {"g": ["full"] + [m.id for m in instance.power_modes], "h": ["full"]}
+    pools = [(s.id, o.gpu_type) for s in instance.sites for o in job.gpu_options]
+    ways = [[]]
+    for mode in ("full", "cap"):
+        usable = [p for p in pools if mode in modes[p[1]]]
+        room = [gpus_available(instance, s, g, t) for s, g in usable]
+        for counts in itertools.product(*[range(min(r, n) + 1) for r in room]):
+            if sum(counts) != n:
+                continue
+            used = [p for p, c in zip(usable, counts) if c]
+            if len({s for s, _ in used}) > 1 and not job.span_sites:
+                continue
+            if len({g for _, g in used}) > 1 and not job.allow_mixed_types:
+                continue
+            ways.append([{"job": "j", "site": s, "gpu_type": g, "period": t, "gpus": c, "power_mode": mode}
+                         for (s, g), c in zip(usable, counts) if c])
+    return ways
+
+
+def brute_force(instance) -> dict[str, float] | None:
+    facts = schedule_facts(instance)
+    per_period = [period_choices(instance, t) for t in range(instance.time.periods)]
+    plans = list(itertools.product(*per_period))
+    if len(plans) > PLAN_LIMIT:
+        reject()
+    best: dict[str, float] = {}
+    for plan in plans:
+        rows = [row for rows in plan for row in rows]
+        ev = evaluate(facts, rows, [], [])
+        if schedule_violations(facts, ev):
+            continue
+        for objective, better in (("cost", min), ("value", max)):
+            value = ev.objective_value(objective)
+            best[objective] = better(best.get(objective, value), value)
+    return best or None
+
+
+def close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+
+# a 3-GPU gang that fits no pool whole: it finishes only split, over sites and types
+SPANS_AND_MIXES = {
+    "schema_version": 1, "name": "split-tiny",
+    "gpu_types": [{"id": "g", "memory_gb": 80, "power_w": 1000.0, "idle_power_w": 0.0},
+                  {"id": "h", "memory_gb": 80, "power_w": 500.0, "idle_power_w": 50.0}],
+    "sites": [{"id": "a"}, {"id": "b"}], "time": {"periods": 2, "period_hours": 1.0},
+    "site_series": [{"site": s, "period": t, "price_per_kwh": p} for (s, t), p in
+                    zip(itertools.product("ab", range(2)), [1, 3, 2, 1])],
+    "capacity": [{"site": "a", "gpu_type": "g", "nodes": 2, "gpus_per_node": 1},
+                 {"site": "b", "gpu_type": "g", "nodes": 1, "gpus_per_node": 1},
+                 {"site": "b", "gpu_type": "h", "nodes": 1, "gpus_per_node": 1}],
+    "training_jobs": [{"id": "j", "gpus": 3, "gpu_options": [{"gpu_type": "g"}, {"gpu_type": "h", "throughput": 0.5}],
+                       "work_gpu_hours": 5.6, "migratable": True, "span_sites": True, "allow_mixed_types": True}],
+}
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@example(SPANS_AND_MIXES)
+@given(split_schedules())
+def test_milp_equals_brute_force_with_split_gangs(data):
+    try:
+        instance = from_dict(data)
+    except InputError:
+        reject()
+    best = brute_force(instance)
+    for objective in OBJECTIVES:
+        result = gp.solve(instance, problem="schedule", objective=objective)
+        if best is None:
+            assert result.status == "infeasible", (objective, result.status, data)
+            continue
+        assert result.status == "optimal", (objective, result.status, result.message, data)
+        assert close(result.objective, best[objective]), (objective, result.objective, best[objective], data)
+        rows = result.placements
+        event(f"{objective}: the optimum splits" if rows.duplicated(["job", "period"]).any() else
+              f"{objective}: the optimum holds whole gangs")
