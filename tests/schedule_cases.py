@@ -43,15 +43,20 @@ def micro(periods=4, nodes=1, prices=None, carbon=None, temps=None, limits=None,
 
 def all_features():
     """Two sites and every kind of job, service and facility: builds every schedule constraint
-    (job "resumes" may span sites: a split gang)."""
+    (job "resumes" may split its gang over sites and over GPU types g and h; h only at site b)."""
     jobs = [
         {"id": "resumes", "work_gpu_hours": 4, "restart_overhead_gpu_hours": 0.5, "restart_cost": 1, "gpus": 2,
-         "migratable": True, "span_sites": True},
+         "migratable": True, "span_sites": True, "allow_mixed_types": True,
+         "gpu_options": [{"gpu_type": "g"}, {"gpu_type": "h"}]},
         {"id": "one-site", "work_gpu_hours": 1, "required": False, "value": 3},
         {"id": "mover", "work_gpu_hours": 2, "migratable": True, "migration_cost": 1},
         {"id": "block", "work_gpu_hours": 2, "preemptible": False, "due_h": 2, "tardiness_cost_per_h": 1},
     ]
+    capacity = [{"site": "a", "gpu_type": "g", "nodes": 2, "gpus_per_node": 1},
+                {"site": "b", "gpu_type": "g", "nodes": 2, "gpus_per_node": 1},
+                {"site": "b", "gpu_type": "h", "nodes": 1, "gpus_per_node": 1}]
     return micro(periods=4, nodes=2, sites=("a", "b"), prices={"a": [1, 2, 3, 1], "b": [2, 1, 1, 3]},
+                 types=("g", "h"), capacity=capacity,
                  limits={"a": [5, 5, 5, 5], "b": None}, jobs=jobs,
                  services=[{"id": "chat", "unmet_cost_per_gpu_hour": 2}], demand=[("chat", [1, 1, 0, 1])],
                  facilities=[{"site": "a", "demand_charge_per_kw": 1},

@@ -2,7 +2,8 @@
 random instances (Hypothesis).
 
 One job that may split its gang (and, at random, one more GPU type, a power cap on one type,
-maintenance, a due time, a value, a restart cost) over 1-2 sites of 1-GPU nodes. The brute force
+maintenance, a due time, a value, a restart cost, a migration cost, negative prices) over 1-2
+sites of 1-GPU nodes. The brute force
 enumerates, per period, no row or every way of holding the job's GPUs over its pools in one
 power mode (whole on one pool, or split as its flags allow) within capacity, drops the plans
 that run past the finish or leave a required job unfinished (rule 5, by the rule's own
@@ -31,23 +32,27 @@ CAP = {"gpu_type": "g", "id": "cap", "power_fraction": 0.6, "throughput_fraction
 @st.composite
 def split_schedules(draw):
     periods = draw(st.integers(2, 3))
-    sites = ["a", "b"][:draw(st.integers(1, 2))]
-    types = ["g", "h"][:draw(st.integers(1, 2))]
-    capacity = [{"site": s, "gpu_type": g, "nodes": draw(st.integers(0, 2)), "gpus_per_node": 1}
+    sites = ["a", "b"][:draw(st.sampled_from([1, 2, 2]))]
+    types = ["g", "h"][:draw(st.sampled_from([1, 2, 2]))]
+    nodes = [0, 1, 1, 2] if draw(st.booleans()) else [1, 2]   # a 3-GPU gang fits no pool whole: it splits
+    capacity = [{"site": s, "gpu_type": g, "nodes": draw(st.sampled_from(nodes)), "gpus_per_node": 1}
                 for s in sites for g in types]
     if draw(st.booleans()):   # maintenance in one period
         row = draw(st.sampled_from(capacity))
         capacity.append(dict(row, period=draw(st.integers(0, periods - 1)), nodes=draw(st.integers(0, 1))))
     options = [{"gpu_type": "g"}] + ([{"gpu_type": "h", "throughput": draw(st.sampled_from([0.5, 1.0, 1.5]))}]
                                      if len(types) > 1 else [])
-    job = {"id": "j", "gpus": draw(st.integers(2, 3)), "gpu_options": options, "migratable": True,
+    span = draw(st.booleans())
+    job = {"id": "j", "gpus": draw(st.sampled_from([2, 3, 3])), "gpu_options": options,
+           "migratable": span or draw(st.booleans()),
            "work_gpu_hours": draw(st.sampled_from([1.0, 1.9, 2.0, 2.85, 3.0, 3.8, 4.0, 5.6])),
-           "span_sites": draw(st.booleans()), "allow_mixed_types": draw(st.booleans()),
-           "required": draw(st.booleans()), "value": draw(st.sampled_from([0.0, 5.0, 20.0])),
+           "span_sites": span, "allow_mixed_types": draw(st.booleans()),
+           "migration_cost": 0.0 if span else draw(st.sampled_from([0.0, 1.0])),
+           "required": draw(st.sampled_from([True, True, False])), "value": draw(st.sampled_from([0.0, 5.0, 50.0])),
            "restart_cost": draw(st.sampled_from([0.0, 1.0]))}
     if draw(st.booleans()):
         job.update(due_h=float(draw(st.integers(1, periods))), tardiness_cost_per_h=draw(st.sampled_from([1.0, 10.0])))
-    series = [{"site": s, "period": t, "price_per_kwh": draw(st.sampled_from([0, 1, 2, 3]))}
+    series = [{"site": s, "period": t, "price_per_kwh": draw(st.sampled_from([-1, 0, 1, 2, 3]))}
               for s in sites for t in range(periods)]
     return {
         "schema_version": 1, "name": "split-tiny",
@@ -169,5 +174,5 @@ def test_milp_equals_brute_force_with_split_gangs(data):
         assert result.status == "optimal", (objective, result.status, result.message, data)
         assert close(result.objective, best[objective]), (objective, result.objective, best[objective], data)
         rows = result.placements
-        event(f"{objective}: the optimum splits" if rows.duplicated(["job", "period"]).any() else
-              f"{objective}: the optimum holds whole gangs")
+        event(f"{objective}: the optimum " + ("splits" if rows.duplicated(["job", "period"]).any() else
+                                              "holds whole gangs" if len(rows) else "does not run the job"))

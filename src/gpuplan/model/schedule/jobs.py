@@ -2,7 +2,8 @@
 each job runs, its completion, tardiness, restarts and migrations.
 
 A preemptible job has a binary ``run`` per (job, option, period) and a monotone ``done`` per
-period. A non-preemptible job keeps one option through one contiguous run, so it is one binary
+period; one that may split its gang (span_sites, allow_mixed_types) also a binary ``split`` per
+(job, split choice, period) with integer GPUs ``gang`` per pool of the choice (``_add_splits``). A non-preemptible job keeps one option through one contiguous run, so it is one binary
 ``begin[j, o, t]`` per allowed start: it occupies periods t .. t + p - 1 (p = its duration on o).
 
 The block leaves ``built.job_use``: (site, GPU type) -> [Occupancy], each a variable that holds
@@ -147,8 +148,9 @@ def _add_splits(built, jobs: list[JobPlan], use):
     """Split gangs (models/schedule.md, "Split gangs"): per job, split choice c and period, a
     binary ``split`` and integer GPUs ``gang`` per pool of the choice, at most n - 1 each, summing
     to n when the split is on: so a "sites" split uses two sites or more, a "types" split two
-    types or more, and its work per GPU carries the choice's loss as a constant. Returns the
-    work expression of (job, period)."""
+    types or more, and (with the rows split_site_max, split_type_max) a "both" split both; its
+    work per GPU carries the choice's loss as a constant. Returns the work expression of (job,
+    period)."""
     m = built.model
     plans = {job.id: job for job in jobs}
     split_keys = [(j.id, c, t) for j in jobs for c in range(len(j.splits)) for t in j.periods]
@@ -162,6 +164,30 @@ def _add_splits(built, jobs: list[JobPlan], use):
         m.split_keys, doc="a split gang holds the job's GPU count over its pools",
         rule=lambda m, j, c, t: sum(m.gang[j, c, o, t] for o in plans[j].splits[c].options)
         == plans[j].splits[c].gpus * m.split[j, c, t])
+    # A "both" split spans sites and mixes types: no site and no type holds the whole gang (rows
+    # only where a site / type has two pools of the choice; one pool is held to n - 1 by its bound).
+    def groups(job, choice, attr):
+        found = defaultdict(list)
+        for o in choice.options:
+            found[getattr(job.options[o], attr)].append(o)
+        return {key: members for key, members in found.items() if len(members) > 1}
+
+    both = {(j, c): (groups(plans[j], plans[j].splits[c], "site"), groups(plans[j], plans[j].splits[c], "gpu_type"))
+            for j, c, _ in split_keys if plans[j].splits[c].kind == "both"}
+    m.split_site_keys = pyo.Set(initialize=[(j, c, s, t) for j, c, t in split_keys if (j, c) in both
+                                            for s in both[j, c][0]], dimen=4,
+                                doc="(job, split choice over sites and types, site with two pools of it, period)")
+    m.split_site_max = pyo.Constraint(
+        m.split_site_keys, doc="a split over sites and types holds fewer than its GPUs at any one site",
+        rule=lambda m, j, c, s, t: sum(m.gang[j, c, o, t] for o in both[j, c][0][s])
+        <= (plans[j].splits[c].gpus - 1) * m.split[j, c, t])
+    m.split_type_keys = pyo.Set(initialize=[(j, c, g, t) for j, c, t in split_keys if (j, c) in both
+                                            for g in both[j, c][1]], dimen=4,
+                                doc="(job, split choice over sites and types, GPU type with two pools of it, period)")
+    m.split_type_max = pyo.Constraint(
+        m.split_type_keys, doc="a split over sites and types holds fewer than its GPUs on any one type",
+        rule=lambda m, j, c, g, t: sum(m.gang[j, c, o, t] for o in both[j, c][1][g])
+        <= (plans[j].splits[c].gpus - 1) * m.split[j, c, t])
     for j, c, o, t in gang_keys:
         option = plans[j].options[o]
         use[option.site, option.gpu_type].append(Occupancy(1, option.gpu_kw / option.gpus, m.gang[j, c, o, t], t, t))
