@@ -102,10 +102,17 @@ def _site_set_changes(facts: ScheduleFacts, d: Decisions) -> np.ndarray:
     successive periods with rows (0 for the other jobs)."""
     changes = np.zeros(len(facts.jobs), dtype=np.int64)
     rows = np.flatnonzero(facts.may_split[d.job])
-    if len(rows):
-        frame = pd.DataFrame({"job": d.job[rows], "period": d.period[rows], "site": d.site[rows]})
-        sets = frame.groupby(["job", "period"]).site.agg(lambda s: tuple(sorted(set(s))))
-        for j, steps in sets.groupby(level="job"):
-            values = list(steps)
-            changes[j] = sum(a != b for a, b in zip(values, values[1:]))
+    if not len(rows):
+        return changes
+    frame = pd.DataFrame({"job": d.job[rows], "period": d.period[rows], "site": d.site[rows]}).drop_duplicates()
+    # each period's set of sites as one key: a bit per site (a sorted tuple beyond 62 sites)
+    if len(facts.sites) <= 62:
+        sets = (frame.assign(bit=np.left_shift(np.int64(1), frame.site.to_numpy(dtype=np.int64)))
+                .groupby(["job", "period"]).bit.sum())
+    else:
+        sets = frame.groupby(["job", "period"]).site.agg(lambda s: tuple(sorted(s)))
+    jobs = sets.index.get_level_values("job").to_numpy()
+    values = sets.to_numpy()
+    changed = (jobs[1:] == jobs[:-1]) & (values[1:] != values[:-1])
+    np.add.at(changes, jobs[1:][changed], 1)
     return changes

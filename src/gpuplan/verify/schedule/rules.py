@@ -11,7 +11,11 @@ not move with ``tol``.
 Where the contract is silent: a row on a GPU type that is no option of its job or service is
 an eligibility violation and does no work / serves no demand, but its GPUs count for capacity
 and power; the gang size is judged only on option types. A (site, type, period) above its
-nodes is a capacity violation only, not also a power_off one.
+nodes is a capacity violation only, not also a power_off one. A job that may split its gang
+(span_sites, allow_mixed_types) is judged per (job, period): its rows' GPUs sum to its count,
+lie at one site unless it may span sites, on one type unless it may mix them, in one power mode
+(a break of these is a "gang" violation: the violation codes are shared, see
+:mod:`gpuplan.verify.violations`).
 """
 
 from __future__ import annotations
@@ -87,14 +91,17 @@ def gang(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
                         f"period {d.period[i]} hold {total[k]} GPUs, the job holds {need[i]} on "
                         f"{facts.gpu_types[d.gpu_type[i]]}")
               for k, i in enumerate(split) if need[i] > 0 and total[k] != need[i]]
-    for (j, t), step in rows.groupby(["job", "period"]):
-        broken = [what for what, many, allowed in (
-            ("sites", step.site.nunique() > 1, facts.span_sites[j]),
-            ("GPU types", step.gpu_type.nunique() > 1, facts.mix_types[j]),
-            ("power modes", step["mode"].nunique() > 1, False)) if many and not allowed]
-        if broken:
-            found.append(Violation("gang", facts.jobs[j], f"period {t}: its gang lies over several "
-                                   f"{' and '.join(broken)}, which the job may not"))
+    steps = rows.groupby(["job", "period"])
+    job = rows.job.to_numpy()
+    broken = {what: (steps[column].transform("nunique").to_numpy() > 1) & ~allowed[job]
+              for what, column, allowed in (("sites", "site", facts.span_sites),
+                                            ("GPU types", "gpu_type", facts.mix_types),
+                                            ("power modes", "mode", np.zeros(len(facts.jobs), dtype=bool)))}
+    first = ~rows.duplicated(["job", "period"]).to_numpy()
+    for k in np.flatnonzero(first & np.any(list(broken.values()), axis=0)):
+        kinds = " and ".join(what for what, bad in broken.items() if bad[k])
+        found.append(Violation("gang", facts.jobs[job[k]], f"period {rows.period.iat[k]}: its gang lies over "
+                               f"several {kinds}, which the job may not"))
     return found
 
 
