@@ -223,3 +223,21 @@ def test_flags_off_build_no_split_variables():
     built = gp.problems.get("schedule").layer("build")(instance, "cost")
     assert len(built.model.split) == 0 and len(built.model.gang) == 0
     assert gp.solve(instance, problem="schedule").objective == pytest.approx(12.0)
+
+
+def test_the_lp_rounding_splits_a_gang_only_where_whole_gangs_fall_short():
+    import pyomo.environ as pyo
+
+    from gpuplan.model.schedule.rounding import lp_rounding
+    from gpuplan.model.schedule.solve import build_schedule, decision_rows
+    from schedule_cases import mixes_to_fit, split_not_worth_it
+
+    built = build_schedule(mixes_to_fit(), "cost")   # fits only mixed: split in both periods
+    lp = {id(v): 0.0 for v in built.model.component_data_objects(pyo.Var)}
+    assert lp_rounding(built, lp) == 1
+    assert sorted(zip(*decision_rows(built)[0][["period", "gpu_type", "gpus"]].to_dict("list").values())) == [
+        (0, "g", 1), (0, "h", 1), (1, "g", 1), (1, "h", 1)]
+    built = build_schedule(split_not_worth_it(), "cost")   # fits whole at a: no split
+    lp = {id(v): 0.0 for v in built.model.component_data_objects(pyo.Var)}
+    assert lp_rounding(built, lp) == 1
+    assert all(v.value == 0 for v in built.model.split.values())
