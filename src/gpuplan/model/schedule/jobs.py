@@ -84,7 +84,8 @@ def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
     split_work = _add_splits(built, jobs, use)
 
     def on(j, t):
-        return sum(m.run[j, o, t] for o in by_period[j, t]) + sum(m.split[j, c, t] for c in range(len(plans[j].splits)))
+        return (sum(m.run[j, o, t] for o in by_period[j, t])
+                + sum(m.split[j, c, t] for c in range(len(plans[j].splits))))
 
     previous = {(j.id, t): (j.id, j.periods[i - 1]) if i else None for j in jobs for i, t in enumerate(j.periods)}
     m.run_until_done = pyo.Constraint(
