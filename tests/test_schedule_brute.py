@@ -48,10 +48,10 @@ PER_SITE = ("cap_nodes", "gpn", "pue", "price", "carbon", "grid_limit", "node_id
             "demand_charge_per_kw", "power_off", "wake_cost_per_node")
 PER_JOB = ("gang", "throughput", "first_period", "last_period", "work_gpu_hours", "restart_overhead_gpu_hours",
            "restart_cost", "required", "preemptible", "migratable", "migration_cost", "value", "due_h",
-           "tardiness_cost_per_h", "deadline_h")
+           "tardiness_cost_per_h", "deadline_h", "span_sites", "mix_types")
 PER_SERVICE = ("capacity_per_gpu", "unmet_cost_per_gpu_hour", "utilization", "demand")
 SHARED = ("periods", "period_hours", "gpu_types", "power_w", "idle_w", "mode_type", "mode_id", "power_fraction",
-          "throughput_fraction", "carbon_price_per_t", "initial_nodes_on")
+          "throughput_fraction", "carbon_price_per_t", "initial_nodes_on", "cross_site_penalty", "mixed_type_penalty")
 RENAMED = ("sites", "jobs", "services")
 BLOCKS = ("job_sites", "service_sites")
 

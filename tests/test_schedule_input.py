@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import gpuplan as gp
 from gpuplan.cli import app
 from gpuplan.instance import check
-from gpuplan.instance.io import _column_kinds
+from gpuplan.instance.io import _column_kinds, from_dict
 from gpuplan.instance.schedule import SCHEDULE_TABLES, TimeGrid, TrainingJob
 from gpuplan.instance.schedule_checks import _window
 
@@ -338,3 +338,47 @@ def test_a_jobs_window_is_the_contracts(period_hours, periods, release_steps, de
     expected = [t for t in range(periods) if t * period_hours >= release - 1e-9
                 and (deadline is None or (t + 1) * period_hours <= deadline + 1e-9)]
     assert list(_window(job, grid)) == expected
+
+
+# ---------------------------------------------------------------- split gangs
+
+
+@pytest.mark.parametrize("change,expected", [
+    ({"preemptible": False, "span_sites": True, "migratable": True},
+     "training_jobs[1](t2).span_sites: job 't2' is not preemptible: it keeps one site, GPU type and power mode "
+     "over its run, so span_sites needs preemptible true"),
+    ({"preemptible": False, "allow_mixed_types": True},
+     "training_jobs[1](t2).allow_mixed_types: job 't2' is not preemptible"),
+    ({"span_sites": True},
+     "training_jobs[1](t2).span_sites: job 't2' may span sites, so its sites change between periods: span_sites "
+     "needs migratable true"),
+    ({"span_sites": True, "migratable": True, "migration_cost": 2.0},
+     "training_jobs[1](t2).migration_cost: job 't2' may span sites (span_sites), and a change of a set of sites "
+     "has no price: migration_cost must be 0"),
+    ({"allow_mixed_types": True, "gpu_options": [{"gpu_type": "H", "gpus": 2}, {"gpu_type": "L", "gpus": 1}]},
+     "training_jobs[1](t2).gpu_options: job 't2' may mix GPU types, so its gang holds one GPU count on every "
+     "option; its options hold 1, 2"),
+])
+def test_split_flags_where_the_rules_have_no_meaning_are_refused(tmp_path, change, expected):
+    data = base()
+    data["training_jobs"][1].update(change)
+    assert expected in error_of(data, tmp_path)
+
+
+def test_split_penalties_must_leave_work():
+    data = base()
+    data["schedule_options"] = {"cross_site_penalty": 0.5, "mixed_type_penalty": 0.5}
+    with pytest.raises(gp.InputError, match="cross_site_penalty \\+ mixed_type_penalty must stay below 1"):
+        from_dict(data)
+
+
+def test_a_required_gang_that_fits_only_split_is_not_refused(tmp_path):
+    # t1's 17 GPUs fit no site (16 H at a, 8 L at b): refused whole, accepted when it may span and mix
+    data = base()
+    data["training_jobs"][0].update(gpus=17, work_gpu_hours=10.0, deadline_h=None)
+    assert "in no period of that window does its GPU count fit" in error_of(data, tmp_path)
+    data["training_jobs"][0].update(span_sites=True, allow_mixed_types=True, migratable=True,
+                                    gpu_options=[{"gpu_type": "H"}, {"gpu_type": "L"}])
+    path = tmp_path / "ok.json"
+    path.write_text(json.dumps(data))
+    assert gp.load(path).training_jobs[0].span_sites

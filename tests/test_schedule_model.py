@@ -171,3 +171,73 @@ def test_baselines_are_methods_whose_plans_verify_and_never_claim_optimal(method
     assert milp.objective <= result.objective + 1e-9
     expected = [0, 1] if method == "asap" else [0, 3]
     assert periods_of(result, "j") == expected
+
+
+# ---------------------------------------------------------------- split gangs
+
+
+def rows_of(result, job="j"):
+    rows = result.placements[result.placements.job == job]
+    return sorted(zip(rows.period, rows.site, rows.gpu_type, rows.gpus))
+
+
+def test_a_job_is_on_time_only_by_spanning_two_sites_and_pays_the_loss():
+    from schedule_cases import spans_to_be_on_time
+
+    result = solved(spans_to_be_on_time())
+    assert result.objective == pytest.approx(2.0)
+    assert rows_of(result) == [(0, "a", "g", 1), (0, "b", "g", 1)]
+    assert result.jobs.set_index("job").finish["j"] == pytest.approx(1.0)
+    # 1.93 GPU-hours: the split's 1.92 (4 % lost) falls short, so whole at a, 1 h late
+    late = solved(spans_to_be_on_time(work=1.93))
+    assert late.objective == pytest.approx(12.0) and rows_of(late) == [(1, "a", "g", 2)]
+
+
+def test_a_job_fits_only_by_mixing_types_each_gpu_at_its_speed():
+    from schedule_cases import mixes_to_fit
+
+    result = solved(mixes_to_fit())
+    assert result.objective == pytest.approx(4.0)
+    assert rows_of(result) == [(0, "a", "g", 1), (0, "a", "h", 1), (1, "a", "g", 1), (1, "a", "h", 1)]
+    assert result.jobs.set_index("job").state["j"] == "done"
+    short = gp.solve(mixes_to_fit(work=2.86), problem="schedule")
+    assert short.status == "infeasible"
+
+
+def test_splitting_allowed_but_not_worth_it():
+    from schedule_cases import split_not_worth_it
+
+    result = solved(split_not_worth_it())
+    assert result.objective == pytest.approx(4.0)
+    assert [row[1:] for row in rows_of(result)] == [("a", "g", 2)]   # either period: a tie
+    split = solved(split_not_worth_it(work=1.92))
+    assert split.objective == pytest.approx(3.0)
+    assert {row[1:] for row in rows_of(split)} == {("a", "g", 1), ("b", "g", 1)}
+
+
+def test_flags_off_build_no_split_variables():
+    from schedule_cases import spans_to_be_on_time
+
+    instance = spans_to_be_on_time()
+    instance.training_jobs[0].span_sites = False
+    built = gp.problems.get("schedule").layer("build")(instance, "cost")
+    assert len(built.model.split) == 0 and len(built.model.gang) == 0
+    assert gp.solve(instance, problem="schedule").objective == pytest.approx(12.0)
+
+
+def test_the_lp_rounding_splits_a_gang_only_where_whole_gangs_fall_short():
+    import pyomo.environ as pyo
+
+    from gpuplan.model.schedule.rounding import lp_rounding
+    from gpuplan.model.schedule.solve import build_schedule, decision_rows
+    from schedule_cases import mixes_to_fit, split_not_worth_it
+
+    built = build_schedule(mixes_to_fit(), "cost")   # fits only mixed: split in both periods
+    lp = {id(v): 0.0 for v in built.model.component_data_objects(pyo.Var)}
+    assert lp_rounding(built, lp) == 1
+    assert sorted(zip(*decision_rows(built)[0][["period", "gpu_type", "gpus"]].to_dict("list").values())) == [
+        (0, "g", 1), (0, "h", 1), (1, "g", 1), (1, "h", 1)]
+    built = build_schedule(split_not_worth_it(), "cost")   # fits whole at a: no split
+    lp = {id(v): 0.0 for v in built.model.component_data_objects(pyo.Var)}
+    assert lp_rounding(built, lp) == 1
+    assert all(v.value == 0 for v in built.model.split.values())

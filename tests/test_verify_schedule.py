@@ -594,3 +594,83 @@ def test_the_names_the_registry_uses_exist(spec):
     from gpuplan.problems import load_function
 
     assert callable(load_function(spec))
+
+
+# ---------------------------------------------------------------- split gangs
+
+# Sites s0, s1, each one node of 4 G GPUs and one of 4 H GPUs; job "sp" holds 4 GPUs, G at the
+# reference speed, H at half, and may span sites and mix types. Period 0: 2 G at s0 + 2 G at s1,
+# 4 x 0.96 = 3.84; period 1: 2 G + 2 H at s0, (2 + 1) x 0.95 = 2.85; period 2: 2 G at s0 + 2 H
+# at s1, 3 x (1 - 0.04 - 0.05) = 2.73; 9.42 in all: it finishes in period 2. Its site sets are
+# {s0, s1}, {s0}, {s0, s1}: two migrations (free: a job that spans sites has no migration cost).
+SPLIT = {
+    "schema_version": 1, "name": "split",
+    "gpu_types": [{"id": "G", "memory_gb": 80, "power_w": 1000, "idle_power_w": 0},
+                  {"id": "H", "memory_gb": 80, "power_w": 500, "idle_power_w": 0}],
+    "sites": [{"id": "s0"}, {"id": "s1"}],
+    "time": {"periods": 4, "period_hours": 1.0},
+    "site_series": [{"site": s, "period": t, "price_per_kwh": 1.0} for s in ("s0", "s1") for t in range(4)],
+    "capacity": [{"site": s, "gpu_type": g, "nodes": 1, "gpus_per_node": 4} for s in ("s0", "s1") for g in "GH"],
+    "power_modes": [{"gpu_type": "G", "id": "eco", "power_fraction": 0.5, "throughput_fraction": 0.8}],
+    "training_jobs": [{"id": "sp", "gpus": 4, "gpu_options": [{"gpu_type": "G"}, {"gpu_type": "H", "throughput": 0.5}],
+                       "work_gpu_hours": 9.42, "migratable": True, "span_sites": True, "allow_mixed_types": True}],
+}
+
+
+def split_row(site, gpu_type, period, gpus=2, mode="full"):
+    return {"job": "sp", "site": site, "gpu_type": gpu_type, "period": period, "gpus": gpus, "power_mode": mode}
+
+
+SPLIT_ROWS = [split_row("s0", "G", 0), split_row("s1", "G", 0), split_row("s0", "G", 1), split_row("s0", "H", 1),
+              split_row("s0", "G", 2), split_row("s1", "H", 2)]
+
+
+def split_instance(**job):
+    """The split instance with the job's fields changed, read by the schema alone: the load-time
+    checks refuse some of these (span_sites on a non-migratable job), the verifier must not rely
+    on them."""
+    data = copy.deepcopy(SPLIT)
+    data["training_jobs"][0].update(job)
+    return unchecked(data)
+
+
+def test_a_split_gang_does_its_gpus_work_less_the_losses_by_hand():
+    ev = evaluate(schedule_facts(split_instance()), SPLIT_ROWS, [], [])
+    assert ev.progress.work.tolist() == pytest.approx([2 * 0.96, 2 * 0.96, 2 * 0.95, 0.95, 2 * 0.91, 0.91])
+    assert ev.progress.finish_period.tolist() == [2]
+    assert ev.progress.resumes.tolist() == [0] and ev.progress.migrations.tolist() == [2]
+    # energy: G at 1 kW, H at 0.5 kW, price 1: 4 + 3 + 3 kWh
+    assert ev.terms["energy_cost"] == pytest.approx(10.0)
+    assert check_solution(split_instance(), solution(split_instance(), SPLIT_ROWS, [], [])) == []
+
+
+SPLIT_MUTATIONS = {
+    # name: (job changes, rows, the codes it must give)
+    "split gang short of its GPUs": ({}, [dict(r, gpus=1) if i == 1 else r for i, r in enumerate(SPLIT_ROWS)],
+                                     {"gang", "required"}),
+    "spans sites without span_sites": ({"span_sites": False}, SPLIT_ROWS, {"gang"}),
+    "mixes types without allow_mixed_types": ({"allow_mixed_types": False}, SPLIT_ROWS, {"gang"}),
+    "two power modes in one period": ({}, [dict(r, power_mode="eco") if i == 1 else r for i, r in enumerate(SPLIT_ROWS)],
+                                      {"gang", "required"}),
+    "two rows on one pool in one period": ({}, SPLIT_ROWS + [split_row("s0", "G", 0)], {"duplicate_row", "gang"}),
+    "non-migratable over two sites": ({"migratable": False}, SPLIT_ROWS, {"migration"}),
+    "a split row after the finish": ({}, SPLIT_ROWS + [split_row("s0", "G", 3, gpus=4)], {"after_finish"}),
+    # 9.43: without the losses the rows would do 10
+    "the losses leave the work undone": ({"work_gpu_hours": 9.43}, SPLIT_ROWS, {"required"}),
+}
+
+
+@pytest.mark.parametrize("name", SPLIT_MUTATIONS)
+def test_a_broken_split_rule_is_rejected_with_its_code(name):
+    changes, rows, codes = SPLIT_MUTATIONS[name]
+    instance = split_instance(**changes)
+    found = check_solution(instance, solution(instance, rows, [], []))
+    assert rules_of(found) == codes, [str(v) for v in found]
+    assert all(v.rule in RULES for v in found)
+
+
+def test_a_job_without_the_flags_keeps_one_row_per_period():
+    instance = split_instance(span_sites=False, allow_mixed_types=False, work_gpu_hours=16.0)
+    rows = [split_row("s0", "G", t, gpus=4) for t in range(3)] + [split_row("s0", "G", 0, gpus=4)]
+    found = check_solution(instance, solution(instance, rows, [], []))
+    assert rules_of(found) == {"duplicate_row", "capacity"}

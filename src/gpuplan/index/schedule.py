@@ -37,6 +37,21 @@ class JobOption:
     gpu_kw: float
 
 
+@dataclass(frozen=True)
+class SplitChoice:
+    """One way a job's gang is split over several pools in a period (models/schedule.md,
+    "Split gangs"): ``kind`` "sites" (one GPU type, two or more sites), "types" (one site, two or
+    more types) or "both"; the pools are the job's ``options`` (positions) in power mode
+    ``mode``; the gang's ``gpus`` GPUs each do their option's work per GPU times ``1 - loss``."""
+
+    kind: str
+    mode: str
+    options: tuple[int, ...]
+    gpus: int
+    loss: float
+    site: str | None = None      # the one site of a "types" split
+
+
 @dataclass
 class JobPlan:
     """What the model needs of one training job."""
@@ -54,6 +69,7 @@ class JobPlan:
     restart_cost: float
     migration_cost: float
     sites: list[str]
+    splits: list[SplitChoice] = field(default_factory=list)   # empty unless span_sites / allow_mixed_types
 
     def duration(self, option: JobOption) -> int:
         """Periods a contiguous run on ``option`` takes."""
@@ -213,12 +229,45 @@ def _job_plan(job, idx: ScheduleIndex, modes, gpu) -> JobPlan:
     periods = allowed_periods(idx.periods, idx.hours, job.release_h, job.deadline_h)
     finish_cost = {t: job.tardiness_cost_per_h * max(0.0, (t + 1) * idx.hours - job.due_h)
                    for t in periods} if job.due_h is not None else {t: 0.0 for t in periods}
+    options = [o for o in options if o.work > 0]
     return JobPlan(
-        id=job.id, options=[o for o in options if o.work > 0], periods=periods, work=job.work_gpu_hours,
+        id=job.id, options=options, periods=periods, work=job.work_gpu_hours,
         overhead=job.restart_overhead_gpu_hours, finish_cost=finish_cost, required=job.required,
         value=job.value, preemptible=job.preemptible, migratable=job.migratable,
         restart_cost=job.restart_cost, migration_cost=job.migration_cost, sites=sorted({o.site for o in options}),
+        splits=split_choices(job, options, idx.instance.schedule_options),
     )
+
+
+def split_choices(job, options: list[JobOption], losses) -> list[SplitChoice]:
+    """The ways the job's gang may be split in a period. Only where the input checks allow it
+    (a preemptible job; spanning sites: migratable without a migration cost; mixing types: one
+    gang size on all options), so an instance the checks would refuse is modelled unsplit."""
+    if not job.preemptible:
+        return []
+    span = job.span_sites and job.migratable and job.migration_cost == 0
+    mix = job.allow_mixed_types and len({o.gpus for o in options}) == 1
+    groups: dict[tuple, list[int]] = {}
+    for i, o in enumerate(options):
+        if o.gpus < 2:            # a single GPU cannot be split
+            continue
+        if span:
+            groups.setdefault(("sites", o.mode, o.gpu_type), []).append(i)
+        if mix:
+            groups.setdefault(("types", o.mode, o.site), []).append(i)
+        if span and mix:
+            groups.setdefault(("both", o.mode), []).append(i)
+    loss = {"sites": losses.cross_site_penalty, "types": losses.mixed_type_penalty,
+            "both": losses.cross_site_penalty + losses.mixed_type_penalty}
+    choices = []
+    for key, members in groups.items():
+        sites = {options[i].site for i in members}
+        types = {options[i].gpu_type for i in members}
+        if len(sites) < 2 and key[0] != "types" or len(types) < 2 and key[0] != "sites":
+            continue              # the split would not span sites / mix types as its kind says
+        choices.append(SplitChoice(key[0], key[1], tuple(members), options[members[0]].gpus, loss[key[0]],
+                                   site=key[2] if key[0] == "types" else None))
+    return choices
 
 
 def _service_plan(service, idx: ScheduleIndex, gpu, demand: list[float]) -> ServicePlan:

@@ -103,7 +103,11 @@ class TrainingJob(Record):
 
     Work is in GPU-hours of the reference speed: on option ``o`` in power mode ``m`` the job
     does ``gpus(o) * throughput(o) * throughput_fraction(m)`` GPU-hours of work per hour
-    (``throughput`` here is per GPU, relative to the reference: 1.0 by default)."""
+    (``throughput`` here is per GPU, relative to the reference: 1.0 by default).
+
+    With ``span_sites`` / ``allow_mixed_types`` (preemptible jobs only) the gang of a period may
+    be split over several (site, GPU type) pools in one power mode: each GPU does its own type's
+    work, and the period's work is reduced by the penalties that apply (models/schedule.md)."""
 
     id: Id
     tenant: Id | None = None
@@ -123,6 +127,12 @@ class TrainingJob(Record):
     sites: list[Id] | None = Field(default=None, description="allowed sites; none = all")
     migratable: bool = Field(default=False, description="may change site between periods")
     migration_cost: NonNegFloat = 0.0
+    span_sites: bool = Field(
+        default=False, description="preemptible only: may hold its gang over several sites in a period, losing "
+        "schedule_options.cross_site_penalty of that period's work (needs migratable, no migration_cost)")
+    allow_mixed_types: bool = Field(
+        default=False, description="preemptible only: may hold its gang over several GPU types in a period, "
+        "losing schedule_options.mixed_type_penalty of that period's work (needs one gpus on every option)")
 
     @model_validator(mode="after")
     def _times_and_options(self):
@@ -169,6 +179,17 @@ class ScheduleOptions(Record):
     carbon_price_per_t: NonNegFloat = Field(default=0.0, description="cost per tonne of CO2 (term carbon_cost)")
     initial_nodes_on: Literal["all", "none"] = Field(
         default="all", description="nodes powered on before the first period (for wake-up costs)")
+    cross_site_penalty: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.04, description="share of a period's work lost by a job whose gang spans sites (span_sites)")
+    mixed_type_penalty: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.05, description="share of a period's work lost by a job whose gang mixes GPU types")
+
+    @model_validator(mode="after")
+    def _losses_leave_work(self):
+        if self.cross_site_penalty + self.mixed_type_penalty >= 1:
+            raise ValueError("cross_site_penalty + mixed_type_penalty must stay below 1 (a gang that spans "
+                             "sites and mixes types would do no work)")
+        return self
 
 
 # The schedule's top-level tables (inline lists, or CSV files for the long ones).

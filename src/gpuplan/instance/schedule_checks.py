@@ -46,6 +46,7 @@ def schedule_problems(instance: Instance) -> Iterator[Problem]:
     yield from _series_given_for_every_site(instance)
     yield from _node_size_per_site_and_type(instance)
     yield from _options_with_capacity(instance)
+    yield from _split_gangs(instance)
     yield from _required_work_fits(instance)
     yield from _hard_demand_fits(instance)
 
@@ -240,6 +241,33 @@ def _options_with_capacity(instance: Instance) -> Iterator[Problem]:
                     f"'{record.id}' can never run")
 
 
+def _split_gangs(instance: Instance) -> Iterator[Problem]:
+    """span_sites / allow_mixed_types: only on preemptible jobs (a non-preemptible job keeps one
+    site, GPU type and power mode over its run); a job spanning sites may change them, so it is
+    migratable without a migration cost (a change of a set of sites has no price); a job mixing
+    types holds one gang size on all its options (its gang's GPUs then sum to that size)."""
+    for i, job in enumerate(instance.training_jobs):
+        flags = [name for name in ("span_sites", "allow_mixed_types") if getattr(job, name)]
+        if flags and not job.preemptible:
+            yield ("training_jobs", i, flags[0]), (
+                f"job '{job.id}' is not preemptible: it keeps one site, GPU type and power mode over its run, "
+                f"so {flags[0]} needs preemptible true")
+            continue
+        if job.span_sites and not job.migratable:
+            yield ("training_jobs", i, "span_sites"), (
+                f"job '{job.id}' may span sites, so its sites change between periods: span_sites needs "
+                f"migratable true")
+        elif job.span_sites and job.migration_cost > 0:
+            yield ("training_jobs", i, "migration_cost"), (
+                f"job '{job.id}' may span sites (span_sites), and a change of a set of sites has no price: "
+                f"migration_cost must be 0")
+        sizes = sorted({job.gpus_on(o.gpu_type) for o in job.gpu_options})
+        if job.allow_mixed_types and len(sizes) > 1:
+            yield ("training_jobs", i, "gpu_options"), (
+                f"job '{job.id}' may mix GPU types, so its gang holds one GPU count on every option; its "
+                f"options hold {', '.join(map(str, sizes))}")
+
+
 def _window(job, grid) -> range:
     """The job's allowed periods: t * h >= release_h and (t + 1) * h <= deadline_h (1e-9 slack),
     found by arithmetic, then corrected by one where the float division rounds the other way."""
@@ -260,10 +288,14 @@ def _window(job, grid) -> range:
 
 
 def _best_rate(job, sites: list[str], capacity: _Capacity, period: int | None) -> float:
-    """GPU-hours of work per hour of the job's fastest option whose gang fits an allowed site."""
-    return max((job.gpus_on(o.gpu_type) * o.throughput for o in job.gpu_options
-                if any(capacity.gpus(s, o.gpu_type, period) >= job.gpus_on(o.gpu_type) for s in sites)),
-               default=0.0)
+    """GPU-hours of work per hour of the job's fastest option whose gang fits an allowed site
+    (for a job that may split its gang: fits the pools it may split over, losses ignored)."""
+    def fits(option) -> bool:
+        n = job.gpus_on(option.gpu_type)
+        types = [o.gpu_type for o in job.gpu_options] if job.allow_mixed_types else [option.gpu_type]
+        per_site = [sum(capacity.gpus(s, g, period) for g in types) for s in sites]
+        return (sum(per_site) if job.span_sites else max(per_site, default=0)) >= n
+    return max((job.gpus_on(o.gpu_type) * o.throughput for o in job.gpu_options if fits(o)), default=0.0)
 
 
 def _required_work_fits(instance: Instance) -> Iterator[Problem]:

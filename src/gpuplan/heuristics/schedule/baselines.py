@@ -6,6 +6,10 @@
 
 The order is earliest deadline first, then due time, then release, then id (a job without a
 deadline or due time comes after those that have one).
+
+Both place whole gangs only: a job that may span sites or mix GPU types (``span_sites``,
+``allow_mixed_types``) is placed on one (site, GPU type) pool per period, which the rules always
+allow; a job that fits only when split is left out (or, when required, the baseline fails).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 each job runs, its completion, tardiness, restarts and migrations.
 
 A preemptible job has a binary ``run`` per (job, option, period) and a monotone ``done`` per
-period. A non-preemptible job keeps one option through one contiguous run, so it is one binary
+period; one that may split its gang (span_sites, allow_mixed_types) also a binary ``split`` per
+(job, split choice, period) with integer GPUs ``gang`` per pool of the choice (``_add_splits``). A non-preemptible job keeps one option through one contiguous run, so it is one binary
 ``begin[j, o, t]`` per allowed start: it occupies periods t .. t + p - 1 (p = its duration on o).
 
 The block leaves ``built.job_use``: (site, GPU type) -> [Occupancy], each a variable that holds
@@ -80,9 +81,11 @@ def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
         by_period[j, t].append(o)
         option = plans[j].options[o]
         use[option.site, option.gpu_type].append(Occupancy(option.gpus, option.gpu_kw, m.run[j, o, t], t, t))
+    split_work = _add_splits(built, jobs, use)
 
     def on(j, t):
-        return sum(m.run[j, o, t] for o in by_period[j, t])
+        return (sum(m.run[j, o, t] for o in by_period[j, t])
+                + sum(m.split[j, c, t] for c in range(len(plans[j].splits))))
 
     previous = {(j.id, t): (j.id, j.periods[i - 1]) if i else None for j in jobs for i, t in enumerate(j.periods)}
     m.run_until_done = pyo.Constraint(
@@ -96,7 +99,7 @@ def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
     m.progress_def = pyo.Constraint(
         m.job_periods, doc="work done so far",
         rule=lambda m, j, t: m.progress[j, t] == (m.progress[previous[j, t]] if previous[j, t] else 0)
-        + sum(plans[j].options[o].work * m.run[j, o, t] for o in by_period[j, t]))
+        + sum(plans[j].options[o].work * m.run[j, o, t] for o in by_period[j, t]) + split_work(j, t))
 
     resumed = [j for j in jobs if j.overhead > 0 or j.restart_cost > 0]
     m.resumed_jobs = pyo.Set(initialize=[j.id for j in resumed], doc="jobs whose resumes cost work or money")
@@ -142,13 +145,71 @@ def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
     built.add_term("restart_cost", sum(job.restart_cost * m.resumes[job.id] for job in resumed if job.restart_cost))
 
 
+def _add_splits(built, jobs: list[JobPlan], use):
+    """Split gangs (models/schedule.md, "Split gangs"): per job, split choice c and period, a
+    binary ``split`` and integer GPUs ``gang`` per pool of the choice, at most n - 1 each, summing
+    to n when the split is on: so a "sites" split uses two sites or more, a "types" split two
+    types or more, and (with the rows split_site_max, split_type_max) a "both" split both; its
+    work per GPU carries the choice's loss as a constant. Returns the work expression of (job,
+    period)."""
+    m = built.model
+    plans = {job.id: job for job in jobs}
+    split_keys = [(j.id, c, t) for j in jobs for c in range(len(j.splits)) for t in j.periods]
+    gang_keys = [(j, c, o, t) for j, c, t in split_keys for o in plans[j].splits[c].options]
+    m.split_keys = pyo.Set(initialize=split_keys, dimen=3, doc="(job that may split its gang, split choice, period)")
+    m.gang_keys = pyo.Set(initialize=gang_keys, dimen=4, doc="(job, split choice, option of the choice, period)")
+    m.split = pyo.Var(m.split_keys, within=pyo.Binary, doc="the job runs split this way in the period")
+    m.gang = pyo.Var(m.gang_keys, within=pyo.NonNegativeIntegers, doc="GPUs of the split gang on the option's pool",
+                     bounds=lambda m, j, c, o, t: (0, plans[j].splits[c].gpus - 1))
+    m.split_gang_def = pyo.Constraint(
+        m.split_keys, doc="a split gang holds the job's GPU count over its pools",
+        rule=lambda m, j, c, t: sum(m.gang[j, c, o, t] for o in plans[j].splits[c].options)
+        == plans[j].splits[c].gpus * m.split[j, c, t])
+    # A "both" split spans sites and mixes types: no site and no type holds the whole gang (rows
+    # only where a site / type has two pools of the choice; one pool is held to n - 1 by its bound).
+    def groups(job, choice, attr):
+        found = defaultdict(list)
+        for o in choice.options:
+            found[getattr(job.options[o], attr)].append(o)
+        return {key: members for key, members in found.items() if len(members) > 1}
+
+    both = {(j, c): (groups(plans[j], plans[j].splits[c], "site"), groups(plans[j], plans[j].splits[c], "gpu_type"))
+            for j, c, _ in split_keys if plans[j].splits[c].kind == "both"}
+    m.split_site_keys = pyo.Set(initialize=[(j, c, s, t) for j, c, t in split_keys if (j, c) in both
+                                            for s in both[j, c][0]], dimen=4,
+                                doc="(job, split choice over sites and types, site with two pools of it, period)")
+    m.split_site_max = pyo.Constraint(
+        m.split_site_keys, doc="a split over sites and types holds fewer than its GPUs at any one site",
+        rule=lambda m, j, c, s, t: sum(m.gang[j, c, o, t] for o in both[j, c][0][s])
+        <= (plans[j].splits[c].gpus - 1) * m.split[j, c, t])
+    m.split_type_keys = pyo.Set(initialize=[(j, c, g, t) for j, c, t in split_keys if (j, c) in both
+                                            for g in both[j, c][1]], dimen=4,
+                                doc="(job, split choice over sites and types, GPU type with two pools of it, period)")
+    m.split_type_max = pyo.Constraint(
+        m.split_type_keys, doc="a split over sites and types holds fewer than its GPUs on any one type",
+        rule=lambda m, j, c, g, t: sum(m.gang[j, c, o, t] for o in both[j, c][1][g])
+        <= (plans[j].splits[c].gpus - 1) * m.split[j, c, t])
+    for j, c, o, t in gang_keys:
+        option = plans[j].options[o]
+        use[option.site, option.gpu_type].append(Occupancy(1, option.gpu_kw / option.gpus, m.gang[j, c, o, t], t, t))
+
+    def work(j, t):
+        job = plans[j]
+        return sum((1 - choice.loss) * job.options[o].work / job.options[o].gpus * m.gang[j, c, o, t]
+                   for c, choice in enumerate(job.splits) for o in choice.options)
+    return work
+
+
 def _add_sites(built, jobs: list[JobPlan], by_period) -> None:
-    """A non-migratable job picks one site; a migratable one pays each change of site."""
+    """A non-migratable job picks one site; a migratable one pays each change of site. Of split
+    gangs only a "types" split (one site) meets these rows: a job that spans sites is migratable
+    without a migration cost (input checks), so it has neither."""
     m = built.model
     plans = {job.id: job for job in jobs}
 
     def at(j, s, t):
-        return sum(m.run[j, o, t] for o in by_period[j, t] if plans[j].options[o].site == s)
+        return (sum(m.run[j, o, t] for o in by_period[j, t] if plans[j].options[o].site == s)
+                + sum(m.split[j, c, t] for c, choice in enumerate(plans[j].splits) if choice.site == s))
 
     fixed = [(j.id, s) for j in jobs if not j.migratable and len(j.sites) > 1 for s in j.sites]
     m.site_choices = pyo.Set(initialize=fixed, dimen=2, doc="(non-migratable job, allowed site)")

@@ -3,7 +3,8 @@
 Jobs are placed one at a time, in the order of their LP mean period (when the relaxation runs
 them) or by due period (``ORDERS``: the caller completes each and keeps the better), into a tracker of free GPUs per (site, GPU type, period): a non-preemptible job on the
 option the LP favours at the earliest start that fits; a preemptible one in the periods the LP
-runs it most, until its work is done. Only the jobs' binaries are set;
+runs it most, until its work is done; one that may split its gang, whole where it fits, then
+split in the periods left when whole gangs fall short. Only the jobs' binaries are set;
 HiGHS completes the rest (services, nodes, energy) with them fixed, or rejects the start. On
 weighted-tardiness instances the time-indexed LP is often integral in all but ties, so this
 start is often already optimal and the MIP only has to prove it.
@@ -57,8 +58,11 @@ def lp_rounding(built, lp: dict[int, float], order=by_lp_center) -> int:
 
 
 def job_binaries(built) -> list:
-    """The variables the rounding sets: every run and begin binary."""
-    return [*built.model.run.values(), *built.model.begin.values()]
+    """The variables the rounding sets: every run and begin binary, and the split gangs' binaries
+    and GPU counts (a gang goes whole on one pool where it fits, which the rules always allow;
+    split only where whole gangs fall short)."""
+    m = built.model
+    return [*m.run.values(), *m.begin.values(), *m.split.values(), *m.gang.values()]
 
 
 def _lp_center(built, job, lp) -> float:
@@ -103,6 +107,7 @@ def _place_contiguous(m, job, starts, free, pair, lp) -> int:
 def _place_preemptible(m, job, free, pair, lp) -> int:
     chosen, work = {}, 0.0
     candidates = sorted(((-lp[id(m.run[job.id, o, t])], t, o) for o in range(len(job.options)) for t in job.periods))
+    site = None
     if not job.migratable and candidates:   # one site for the whole run: the LP's favourite
         site = job.options[candidates[0][2]].site
         candidates = [c for c in candidates if job.options[c[2]].site == site]
@@ -118,10 +123,73 @@ def _place_preemptible(m, job, free, pair, lp) -> int:
         free[row, t] -= option.gpus
         work += option.work
         needed = job.work + job.overhead * _resumes(sorted(chosen))
+    splits = {}
+    if work < needed - 1e-9 and job.splits:   # whole gangs fall short: split gangs in the periods left
+        splits, work = _place_splits(m, job, free, pair, lp, chosen, work, site)
     for o in range(len(job.options)):
         for t in job.periods:
             m.run[job.id, o, t].set_value(1 if chosen.get(t) == o else 0, skip_validation=True)
+    for c, choice in enumerate(job.splits):
+        for t in job.periods:
+            gpus = splits[t][1] if t in splits and splits[t][0] == c else {}
+            m.split[job.id, c, t].set_value(int(bool(gpus)), skip_validation=True)
+            for o in choice.options:
+                m.gang[job.id, c, o, t].set_value(gpus.get(o, 0), skip_validation=True)
+    needed = job.work + job.overhead * _resumes(sorted([*chosen, *splits]))
     return int(work >= needed - 1e-9)
+
+
+def _place_splits(m, job, free, pair, lp, chosen, work, site):
+    """Split gangs for a job whose whole gangs fall short: in the periods it does not run yet, in
+    the order of the LP's split mass, the split choice doing the most work that the free GPUs
+    hold (each pool filled fastest first, at most n - 1 GPUs). Returns {period: (choice, {option:
+    GPUs})} and the work reached."""
+    placed = {}
+    periods = sorted((t for t in job.periods if t not in chosen),
+                     key=lambda t: (-sum(lp[id(m.split[job.id, c, t])] for c in range(len(job.splits))), t))
+    for t in periods:
+        needed = job.work + job.overhead * _resumes(sorted([*chosen, *placed, t]))
+        if work >= needed - 1e-9:
+            break
+        best = None
+        for c, choice in enumerate(job.splits):
+            if site is not None and choice.site != site:   # a non-migratable job keeps its site
+                continue
+            gpus = _fill(job, choice, free, pair, t)
+            if gpus:
+                rate = sum((1 - choice.loss) * job.options[o].work / job.options[o].gpus * n for o, n in gpus.items())
+                if best is None or rate > best[0]:
+                    best = (rate, c, gpus)
+        if best is None:
+            continue
+        rate, c, gpus = best
+        for o, n in gpus.items():
+            free[pair[job.options[o].site, job.options[o].gpu_type], t] -= n
+        placed[t] = (c, gpus)
+        work += rate
+    return placed, work
+
+
+def _fill(job, choice, free, pair, t) -> dict[int, int]:
+    """The choice's gang in period t from the free GPUs, fastest pools first, at most n - 1 per
+    pool (and, split over sites and types, per site and per type); {} when it does not fit."""
+    left, gpus = choice.gpus, {}
+    for o in sorted(choice.options, key=lambda o: -job.options[o].work / job.options[o].gpus):
+        option = job.options[o]
+        take = int(min(left, choice.gpus - 1, free[pair[option.site, option.gpu_type], t]))
+        if take > 0:
+            gpus[o], left = take, left - take
+    if left > 0:
+        return {}
+    if choice.kind == "both":
+        for attr in ("site", "gpu_type"):
+            held = {}
+            for o, n in gpus.items():
+                key = getattr(job.options[o], attr)
+                held[key] = held.get(key, 0) + n
+            if max(held.values()) > choice.gpus - 1:
+                return {}
+    return gpus
 
 
 def _resumes(periods: list[int]) -> int:

@@ -4,6 +4,7 @@ decision rows -> the verifier's evaluation -> Result (its claims checked before 
 from __future__ import annotations
 
 import time
+from itertools import groupby
 
 import pandas as pd
 import pyomo.environ as pyo
@@ -224,12 +225,17 @@ def decision_rows(built) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     for j, o, t in m.run_keys:
         if _value(m.run[j, o, t]) > 0.5:
             rows.append(_row(plans[j], o, t))
+    for j, c, t in m.split_keys:   # a split gang: one row per pool it uses
+        if _value(m.split[j, c, t]) > 0.5:
+            choice = plans[j].splits[c]
+            rows += [_row(plans[j], o, t, gpus=round(_value(m.gang[j, c, o, t]))) for o in choice.options
+                     if _value(m.gang[j, c, o, t]) > 0.5]
     for (j, o), starts in built.contiguous_starts.items():
         job = plans[j]
         for t in starts:
             if _value(m.begin[j, o, t]) > 0.5:
                 rows += [_row(job, o, t + i) for i in range(job.duration(job.options[o]))]
-    rows = _until_finished(plans, sorted(rows, key=lambda r: (r[0], r[3])))
+    rows = _until_finished(plans, sorted(rows, key=lambda r: (r[0], r[3])), idx.instance.schedule_options)
     placements = pd.DataFrame(rows, columns=["job", "site", "gpu_type", "period", "gpus", "power_mode"])
     return placements, service_rows(built), nodes_rows(built)
 
@@ -258,24 +264,34 @@ def _value(var) -> float:
     return var.value if var.value is not None else (var.lb or 0.0)
 
 
-def _row(job, o, t):
+def _row(job, o, t, gpus=None):
     option = job.options[o]
-    return (job.id, option.site, option.gpu_type, t, option.gpus, option.mode)
+    return (job.id, option.site, option.gpu_type, t, option.gpus if gpus is None else gpus, option.mode)
 
 
-def _until_finished(plans, rows):
-    """Drop each job's rows after the period in which its work (with resume overheads) is done."""
+def _until_finished(plans, rows, losses):
+    """Drop each job's rows after the period in which its work (with resume overheads) is done.
+    ``rows`` are sorted by (job, period); a split gang's rows of one period are taken together."""
     kept, done, work, resumes, last = [], set(), {}, {}, {}
-    for row in rows:
-        job = plans[row[0]]
-        if job.id in done:
+    for (j, t), group in groupby(rows, key=lambda r: (r[0], r[3])):
+        job, group = plans[j], list(group)
+        if j in done:
             continue
-        if job.id in last and row[3] != last[job.id] + 1:
-            resumes[job.id] = resumes.get(job.id, 0) + 1
-        last[job.id] = row[3]
-        option = next(o for o in job.options if (o.site, o.gpu_type, o.mode) == (row[1], row[2], row[5]))
-        work[job.id] = work.get(job.id, 0.0) + option.work
-        kept.append(row)
-        if work[job.id] >= job.work + job.overhead * resumes.get(job.id, 0) - 1e-6:
-            done.add(job.id)
+        if j in last and t != last[j] + 1:
+            resumes[j] = resumes.get(j, 0) + 1
+        last[j] = t
+        work[j] = work.get(j, 0.0) + _period_work(job, group, losses)
+        kept += group
+        if work[j] >= job.work + job.overhead * resumes.get(j, 0) - 1e-6:
+            done.add(j)
     return kept
+
+
+def _period_work(job, group, losses) -> float:
+    """A period's work by models/schedule.md rule 5: each GPU its option's work, less the losses
+    of a gang that spans sites or mixes types."""
+    options = {(o.site, o.gpu_type, o.mode): o for o in job.options}
+    whole = [options[r[1], r[2], r[5]] for r in group]
+    gang = sum(o.work if r[4] == o.gpus else o.work / o.gpus * r[4] for o, r in zip(whole, group))
+    spans, mixes = len({r[1] for r in group}) > 1, len({r[2] for r in group}) > 1
+    return gang * (1 - losses.cross_site_penalty * spans - losses.mixed_type_penalty * mixes)

@@ -1,6 +1,7 @@
 """A schedule's three decision tables as arrays of positions (see :mod:`.facts`).
 
-- placements: ``job, site, gpu_type, period, gpus, power_mode``, one row per (job, period);
+- placements: ``job, site, gpu_type, period, gpus, power_mode``, one row per (job, period), or
+  per (job, site, gpu_type, period) for a job that may split its gang;
 - services: ``service, site, gpu_type, period, gpus``;
 - nodes_on: ``site, gpu_type, period, nodes``; a (site, type, period) without a row has all its
   nodes on at a site whose facility cannot power nodes off, none at one that can.

@@ -58,6 +58,8 @@ class ScheduleFacts:
     wake_cost_per_node: np.ndarray
     carbon_price_per_t: float
     initial_nodes_on: str  # "all" / "none"
+    cross_site_penalty: float  # share of a period's work lost by a gang over several sites
+    mixed_type_penalty: float  # ... by a gang of several GPU types
     # training jobs
     jobs: tuple[str, ...]
     gang: np.ndarray  # [job, type] GPUs the job holds on the type; 0 = not an option
@@ -72,6 +74,8 @@ class ScheduleFacts:
     preemptible: np.ndarray  # bool
     migratable: np.ndarray  # bool
     migration_cost: np.ndarray
+    span_sites: np.ndarray  # bool: its gang may span sites in a period
+    mix_types: np.ndarray  # bool: its gang may mix GPU types in a period
     value: np.ndarray
     due_h: np.ndarray  # NaN = no due time
     tardiness_cost_per_h: np.ndarray
@@ -88,6 +92,11 @@ class ScheduleFacts:
     def cap_gpus(self) -> np.ndarray:
         """[site, type, period] GPUs available."""
         return self.cap_nodes * self.gpn[:, :, None]
+
+    @property
+    def may_split(self) -> np.ndarray:
+        """[job] bool: its gang may be split over several (site, type) pools in a period."""
+        return self.span_sites | self.mix_types
 
     @property
     def hard_services(self) -> np.ndarray:
@@ -115,6 +124,8 @@ def schedule_facts(instance: Instance) -> ScheduleFacts:
         **modes, **series, **facility,
         carbon_price_per_t=instance.schedule_options.carbon_price_per_t,
         initial_nodes_on=instance.schedule_options.initial_nodes_on,
+        cross_site_penalty=instance.schedule_options.cross_site_penalty,
+        mixed_type_penalty=instance.schedule_options.mixed_type_penalty,
         **jobs, **services,
     )
 
@@ -278,6 +289,8 @@ def _jobs(instance: Instance, at: _Positions, h: float) -> dict:
         "preemptible": np.array([job.preemptible for job in jobs], dtype=bool),
         "migratable": np.array([job.migratable for job in jobs], dtype=bool),
         "migration_cost": _floats(jobs, "migration_cost"),
+        "span_sites": np.array([job.span_sites for job in jobs], dtype=bool),
+        "mix_types": np.array([job.allow_mixed_types for job in jobs], dtype=bool),
         "value": _floats(jobs, "value"),
         "due_h": _floats(jobs, "due_h"),
         "tardiness_cost_per_h": _floats(jobs, "tardiness_cost_per_h"),

@@ -11,7 +11,11 @@ not move with ``tol``.
 Where the contract is silent: a row on a GPU type that is no option of its job or service is
 an eligibility violation and does no work / serves no demand, but its GPUs count for capacity
 and power; the gang size is judged only on option types. A (site, type, period) above its
-nodes is a capacity violation only, not also a power_off one.
+nodes is a capacity violation only, not also a power_off one. A job that may split its gang
+(span_sites, allow_mixed_types) is judged per (job, period): its rows' GPUs sum to its count,
+lie at one site unless it may span sites, on one type unless it may mix them, in one power mode
+(a break of these is a "gang" violation: the violation codes are shared, see
+:mod:`gpuplan.verify.violations`).
 """
 
 from __future__ import annotations
@@ -67,23 +71,53 @@ def service_eligibility(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Vi
 
 
 def gang(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
-    """Rule 3: a row holds exactly the job's GPU count on its type (judged on option types only)."""
+    """Rule 3: a row holds exactly the job's GPU count on its type (judged on option types only);
+    for a job that may split its gang, the rows of a period together: one violation per row whose
+    type's count their sum misses, and one per (job, period) whose rows break the split rules."""
     d = ev.decisions
     need = facts.gang[d.job, d.gpu_type]
-    return [Violation("gang", facts.jobs[d.job[i]], f"placements[{d.placement_row[i]}]: {d.gpus[i]} GPUs, "
-                      f"the job holds {need[i]} on {facts.gpu_types[d.gpu_type[i]]}")
-            for i in np.flatnonzero((need > 0) & (d.gpus != need))]
+    whole = ~facts.may_split[d.job]
+    found = [Violation("gang", facts.jobs[d.job[i]], f"placements[{d.placement_row[i]}]: {d.gpus[i]} GPUs, "
+                       f"the job holds {need[i]} on {facts.gpu_types[d.gpu_type[i]]}")
+             for i in np.flatnonzero(whole & (need > 0) & (d.gpus != need))]
+    split = np.flatnonzero(~whole)
+    if not len(split):
+        return found
+    rows = pd.DataFrame({"job": d.job[split], "period": d.period[split], "site": d.site[split],
+                         "gpu_type": d.gpu_type[split], "mode": np.array(facts.mode_id, dtype=object)[d.mode[split]],
+                         "gpus": d.gpus[split]})
+    total = rows.groupby(["job", "period"]).gpus.transform("sum").to_numpy()
+    found += [Violation("gang", facts.jobs[d.job[i]], f"placements[{d.placement_row[i]}]: the job's rows in "
+                        f"period {d.period[i]} hold {total[k]} GPUs, the job holds {need[i]} on "
+                        f"{facts.gpu_types[d.gpu_type[i]]}")
+              for k, i in enumerate(split) if need[i] > 0 and total[k] != need[i]]
+    steps = rows.groupby(["job", "period"])
+    job = rows.job.to_numpy()
+    broken = {what: (steps[column].transform("nunique").to_numpy() > 1) & ~allowed[job]
+              for what, column, allowed in (("sites", "site", facts.span_sites),
+                                            ("GPU types", "gpu_type", facts.mix_types),
+                                            ("power modes", "mode", np.zeros(len(facts.jobs), dtype=bool)))}
+    first = ~rows.duplicated(["job", "period"]).to_numpy()
+    for k in np.flatnonzero(first & np.any(list(broken.values()), axis=0)):
+        kinds = " and ".join(what for what, bad in broken.items() if bad[k])
+        found.append(Violation("gang", facts.jobs[job[k]], f"period {rows.period.iat[k]}: its gang lies over "
+                               f"several {kinds}, which the job may not"))
+    return found
 
 
 def duplicate_rows(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
-    """Rule 3: one placement row per (job, period); one service row per (service, site, type, period)."""
+    """Rule 3: one placement row per (job, period), per (job, site, type, period) for a job that
+    may split its gang; one service row per (service, site, type, period)."""
     d = ev.decisions
     found = []
     T, S, G = facts.periods, len(facts.sites), len(facts.gpu_types)
-    job_cell = d.job * T + d.period
+    pool = np.where(facts.may_split[d.job], d.site * G + d.gpu_type, -1)
+    job_cell = (d.job * (S * G + 1) + pool + 1) * T + d.period
     for i in _repeats(job_cell):
+        where = (f" at '{facts.sites[d.site[i]]}' / {facts.gpu_types[d.gpu_type[i]]}"
+                 if facts.may_split[d.job[i]] else "")
         found.append(Violation("duplicate_row", facts.jobs[d.job[i]],
-                               f"placements[{d.placement_row[i]}]: a second row in period {d.period[i]}"))
+                               f"placements[{d.placement_row[i]}]: a second row{where} in period {d.period[i]}"))
     service_cell = ((d.service * S + d.service_site) * G + d.service_type) * T + d.service_period
     for i in _repeats(service_cell):
         found.append(Violation("duplicate_row", facts.services[d.service[i]], f"services[{d.service_row[i]}]: a "
@@ -155,9 +189,12 @@ def contiguity(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
 
 
 def migration(facts: ScheduleFacts, ev: ScheduleEvaluation) -> list[Violation]:
-    """Rule 7: a non-migratable job runs at one site."""
+    """Rule 7: a non-migratable job runs at one site (in every period: a gang split over sites
+    that never changes them is no migration, yet two sites)."""
     d = ev.decisions
-    moving = np.flatnonzero(~facts.migratable & (ev.progress.migrations > 0))
+    sites_used = np.zeros((len(facts.jobs), len(facts.sites)), dtype=bool)
+    sites_used[d.job, d.site] = True
+    moving = np.flatnonzero(~facts.migratable & ((ev.progress.migrations > 0) | (sites_used.sum(axis=1) > 1)))
     rows = np.isin(d.job, moving)
     sites_of = pd.Series(d.site[rows]).groupby(d.job[rows]).unique() if rows.any() else {}
     return [Violation("migration", facts.jobs[j], "not migratable, yet it runs at "
