@@ -29,11 +29,13 @@ def build_completion(idx: ScheduleIndex, placements: pd.DataFrame, objective: st
     """The exact model's services, nodes and energy around the fixed job rows ``placements``."""
     built = BuiltModel(pyo.ConcreteModel(name=f"{idx.instance.name or 'schedule'} completion"), idx,
                        objective, sense)
-    kw = {(job.id, o.site, o.gpu_type, o.mode): o.gpu_kw for job in idx.jobs for o in job.options}
+    # board power per GPU of each (job, site, type, mode): a row of a split gang holds fewer GPUs
+    kw = {(job.id, o.site, o.gpu_type, o.mode): o.gpu_kw / o.gpus for job in idx.jobs for o in job.options}
     use = defaultdict(list)
     for job, site, gpu_type, period, gpus, mode in placements[
             ["job", "site", "gpu_type", "period", "gpus", "power_mode"]].itertuples(index=False):
-        use[site, gpu_type].append(Occupancy(int(gpus), kw[job, site, gpu_type, mode], 1, int(period), int(period)))
+        use[site, gpu_type].append(Occupancy(int(gpus), int(gpus) * kw[job, site, gpu_type, mode], 1,
+                                             int(period), int(period)))
     built.job_use = use
     add_services(built)
     add_nodes(built)
