@@ -25,17 +25,25 @@ from ...heuristics.schedule import asap, carbon_aware
 from ...heuristics.schedule.baselines import deadline_order
 from ...heuristics.schedule.guided import Relaxed, guided, relaxed_order
 from ...index.schedule import ScheduleIndex
-from ...solver import HighsSession, remaining
+from ...solver import HighsSession, Relaxation, remaining
 from .completion import build_completion, complete_by_rounding
 from .fluid import build_fluid, mode_fractions
 
 # Columns of the exact model above which it is not built: HiGHS did not solve the LP of a
 # 1,000,000-column schedule (10,000 GPUs, 500 jobs, 168 h) in 300 s, and Pyomo took 50 s to build it.
 LARGE_COLUMNS = 250_000
+# Job columns of the fluid relaxation above which it is not built: at 414,571 (10,000 GPUs, 500
+# jobs, 168 h) HiGHS's interior point took 140 s on 2 cores; ten times that does not fit 300 s.
+FLUID_COLUMNS = 1_500_000
 RELAXATION_SHARE = 0.7     # of the time left, at most, for the fluid relaxation: the plans need the rest
 REPAIR_ROUNDS = 3          # guided plans per order: the first, then with its late jobs moved first
 COMPLETED_PLANS = 2        # the best plans (by their own services and nodes) completed by HiGHS
 REINSERT_PASSES = 2        # rounds of re-placing each job of a guided plan with the others in place
+
+
+def fluid_columns(idx: ScheduleIndex) -> int:
+    """The fluid relaxation's job columns (one per job, pool and allowed period)."""
+    return sum(len({(o.site, o.gpu_type) for o in job.options}) * len(job.periods) for job in idx.jobs)
 
 
 def exact_columns(idx: ScheduleIndex) -> int:
@@ -66,14 +74,18 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     from ...verify.schedule.value import evaluate
 
     options = request.options
-    tick = time.perf_counter()
-    fluid = build_fluid(idx, request.objective, sense, weights)
-    timings["build_s"] = time.perf_counter() - tick
-    session = HighsSession(fluid.model, options)
-    timings["handoff_s"] = session.handoff_s
-    left = remaining(options, request.started)
-    relaxation = session.relaxation(None if left is None else RELAXATION_SHARE * left, "ipm")
-    timings["relaxation_s"] = relaxation.seconds
+    columns = fluid_columns(idx)
+    if columns > FLUID_COLUMNS:
+        relaxation = Relaxation(f"not tried: its {columns:,} job columns are above {FLUID_COLUMNS:,}", None, 0.0)
+    else:
+        tick = time.perf_counter()
+        fluid = build_fluid(idx, request.objective, sense, weights)
+        timings["build_s"] = time.perf_counter() - tick
+        session = HighsSession(fluid.model, options)
+        timings["handoff_s"] = session.handoff_s
+        left = remaining(options, request.started)
+        relaxation = session.relaxation(None if left is None else RELAXATION_SHARE * left, "ipm")
+        timings["relaxation_s"] = relaxation.seconds
     if relaxation.status == "infeasible":
         return LargePlan(*_empty(), value=float("nan"), bound=None, relaxation_status="infeasible",
                          message="the fluid relaxation is infeasible, so the schedule is")
@@ -107,9 +119,13 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     value = _signed(value, sense)
     how = "services, nodes and energy completed by HiGHS" if completed else "its own services and nodes"
     bound_text = ("bound from the fluid relaxation" if solved else
-                  f"no bound: the fluid relaxation ended {relaxation.status}")
+                  f"no bound: the fluid relaxation {_ended(relaxation.status)}")
     return LargePlan(placements, services, nodes_on, value, relaxation.bound if solved else None,
                      relaxation.status, f"large instance: the {name} plan's jobs, {how}; {bound_text}", values)
+
+
+def _ended(status: str) -> str:
+    return status if status.startswith("not tried") else f"ended {status}"
 
 
 def _signed(value: float, sense: str) -> float:
