@@ -4,6 +4,7 @@ decision rows -> the verifier's evaluation -> Result (its claims checked before 
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import pandas as pd
 import pyomo.environ as pyo
@@ -18,6 +19,7 @@ from ...solver import (HighsSession, SolverOutcome, proved, relative_gap, remain
 from ...verify.claims import result_claims
 from .. import InfeasibleInstance, build_model
 from .rounding import ORDERS, job_binaries, lp_rounding, lp_values
+from .sequence_search import search_seconds, searched_rounding
 
 CLAIM_TOL = 1e-6
 # Columns above which HiGHS solves the LP relaxation by interior point: time-indexed schedules
@@ -135,12 +137,20 @@ def _solve(built, request: SolveRequest, timings) -> tuple:
 
 
 def _best_rounding(built, session, request: SolveRequest) -> float | None:
-    """Round the relaxation in each order, complete each with HiGHS (job binaries fixed) and
-    leave the best complete plan in the variables; its model value, or None when none completed."""
+    """Round the relaxation in each order, and once more after a sequence local search from the
+    best order; complete each with HiGHS (job binaries fixed) and leave the best complete plan
+    in the variables; its model value, or None when none completed."""
     lp, sense, best = lp_values(built), _sense(request), None
     variables = list(built.model.component_data_objects(pyo.Var, active=True))
-    for order in ORDERS:
-        lp_rounding(built, lp, order)
+    roundings = [partial(lp_rounding, built, lp, order) for order in ORDERS]
+    roundings.append(partial(searched_rounding, built, lp, ORDERS, schedule_weights(built), sense,
+                             search_seconds(remaining(request.options, request.started))))
+    relaxed = _relaxed_value(built)
+    for rounding in roundings:
+        if best is not None and relaxed is not None and proved(best[0], relaxed, request.options.mip_gap):
+            break   # a plan at the LP bound already: no other rounding or search can beat it
+        if rounding() is None:   # the sequence search skips instances it does not handle
+            continue
         if not session.complete(job_binaries(built), remaining(request.options, request.started)):
             continue
         value = pyo.value(built.model.objective)
@@ -151,6 +161,14 @@ def _best_rounding(built, session, request: SolveRequest) -> float | None:
     for var, value in zip(variables, best[1]):
         var.set_value(value, skip_validation=True)
     return best[0]
+
+
+def _relaxed_value(built) -> float | None:
+    """The objective at the variables' current (relaxation) values; None when some is unset."""
+    try:
+        return pyo.value(built.model.objective)
+    except ValueError:
+        return None
 
 
 def _sense(request: SolveRequest) -> str:
