@@ -8,7 +8,9 @@ every plan it decodes respects capacity and windows. The surrogate is the jobs' 
 the objective (tardiness, minus job value under ``cost``), energy left out. From the best
 LP order, first-improvement sweeps of adjacent interchange and insertion (forward and back)
 reach a local optimum; seeded random interchanges then kick it and the search goes on from
-the best (iterated local search), within a small time budget.
+the best (iterated local search), within a small time budget. Moves are tried per job, nearest
+positions first, and a job whose moves all fail is not tried again until a move or a kick
+near it (don't-look bits): after a kick only the kicked region is searched.
 
 A move changes positions lo..hi only, so it is valued from the tracker kept before lo, and
 its decoding stops once, past hi, the tracker equals the kept one: the rest of the plan is
@@ -51,6 +53,9 @@ class JobOptionArrays:
     allowed: np.ndarray
     cost: np.ndarray
 
+    def __post_init__(self):
+        self.first = int(self.allowed.argmax())   # the first allowed start
+
 
 @dataclass
 class SequenceProblem:
@@ -62,9 +67,32 @@ class SequenceProblem:
     required: list[bool]
     penalty: float
 
+    def __post_init__(self):
+        # the least surrogate each job can have anywhere: a bound on what the jobs left can add
+        self.least = [min([float(a.cost[a.allowed].min()) for a in listed]
+                          + ([] if required else [0.0]), default=self.penalty if required else 0.0)
+                      for listed, required in zip(self.options, self.required)]
+
     @property
     def jobs(self) -> int:
         return len(self.options)
+
+
+def _earliest_start(free_row: np.ndarray, arrays: JobOptionArrays) -> int | None:
+    """The earliest allowed start where ``arrays.gpus`` stay free for the whole run (tardiness
+    never falls with a later finish, so it is also the cheapest). The first free period from the
+    first allowed start is tried first: in a list schedule it is nearly always the answer."""
+    need, p = arrays.gpus - 1e-9, arrays.duration
+    fits = free_row[arrays.first:] >= need
+    t = arrays.first + int(fits.argmax())
+    if not fits[t - arrays.first] or t >= len(arrays.allowed):
+        return None
+    if arrays.allowed[t] and free_row[t:t + p].min() >= need:
+        return t
+    fits = fits[t - arrays.first:]
+    window = np.concatenate(([0], np.cumsum(fits)))
+    ok = np.flatnonzero(((window[p:] - window[:-p]) == p) & arrays.allowed[t:])
+    return t + int(ok[0]) if ok.size else None
 
 
 class SequenceSearch:
@@ -75,7 +103,8 @@ class SequenceSearch:
         self.problem = problem
         self.rng = np.random.default_rng(seed)
         self.sequence = list(sequence)
-        self.evaluations = 0
+        self.evaluations, self.kicks, self.best_after_s = 0, 0, 0.0   # for the record
+        self.marked = set(self.sequence)   # jobs whose moves are still to be tried
         self._adopt(self.sequence, 0)
 
     # ---------------------------------------------------------------- decoder
@@ -85,14 +114,10 @@ class SequenceSearch:
         problem = self.problem
         best = None
         for arrays in problem.options[job]:
-            p = arrays.duration
-            fits = free[arrays.row] >= arrays.gpus - 1e-9
-            window = np.concatenate(([0], np.cumsum(fits)))
-            runs = (window[p:] - window[:-p]) == p
-            ok = np.flatnonzero(runs & arrays.allowed)
-            if ok.size == 0:
+            t = _earliest_start(free[arrays.row], arrays)
+            if t is None:
                 continue
-            t = int(ok[0])   # tardiness never falls with a later finish: the earliest start is the best
+            p = arrays.duration
             key = (arrays.cost[t], t + p, arrays.option)
             if best is None or key < best[0]:
                 best = (key, arrays, t)
@@ -128,16 +153,23 @@ class SequenceSearch:
             self.prefix.append(self.prefix[-1] + value)
         self.sequence = list(sequence)
         self.value = self.prefix[-1]
+        least = self.problem.least
+        self.least_left = np.cumsum([0.0] + [least[job] for job in reversed(sequence)])[::-1].tolist()
 
     def value_of(self, sequence, lo: int, hi: int) -> float:
-        """The surrogate of ``sequence``, which differs from the current one in positions lo..hi only."""
+        """The surrogate of ``sequence``, which differs from the current one in positions lo..hi
+        only; inf as soon as it cannot beat the current value (each job left costs at least its
+        ``least``)."""
         self.evaluations += 1
         free = self.trackers[lo].copy()
-        total = self.prefix[lo]
-        n = len(sequence)
+        total, left = self.prefix[lo], self.least_left[lo]
+        n, least = len(sequence), self.problem.least
         for k in range(lo, n):
             value, _ = self.place(sequence[k], free)
             total += value
+            left -= least[sequence[k]]
+            if total + left >= self.value - IMPROVE_TOL:
+                return float("inf")
             if k >= hi and np.array_equal(free, self.trackers[k + 1]):
                 return total + self.prefix[n] - self.prefix[k + 1]
         return total
@@ -150,63 +182,75 @@ class SequenceSearch:
             return True
         return False
 
-    def interchange_sweep(self, deadline: float) -> bool:
-        """Adjacent pairwise interchanges, first improvement; True when one improved."""
-        improved = False
-        for i in range(len(self.sequence) - 1):
-            if time.perf_counter() > deadline:
-                break
-            s = self.sequence
-            candidate = s[:i] + [s[i + 1], s[i]] + s[i + 2:]
-            improved |= self._try(candidate, i, i + 1)
-        return improved
-
-    def insertion_sweep(self, deadline: float) -> bool:
-        """Each job moved to every other position (forward and backward), first improvement."""
-        improved = False
-        n = len(self.sequence)
-        for i in range(n):
-            for j in range(n):
-                if abs(i - j) < 2:   # no move, or an adjacent interchange (the other sweep's)
+    def moves_of(self, i: int):
+        """The moves of the job at position ``i``, nearest first: to position j by insertion, and
+        by interchange with the job there (the same move when adjacent); (candidate, lo, hi) each."""
+        s, n = self.sequence, len(self.sequence)
+        for d in range(1, n):
+            for j in (i - d, i + d):
+                if not 0 <= j < n:
                     continue
-                if time.perf_counter() > deadline:
-                    return improved
-                s = self.sequence
+                lo, hi = min(i, j), max(i, j)
                 rest = s[:i] + s[i + 1:]
-                candidate = rest[:j] + [s[i]] + rest[j:]
-                improved |= self._try(candidate, min(i, j), max(i, j))
-        return improved
+                yield rest[:j] + [s[i]] + rest[j:], lo, hi
+                if d > 1:
+                    swapped = list(s)
+                    swapped[i], swapped[j] = s[j], s[i]
+                    yield swapped, lo, hi
 
     def local_optimum(self, deadline: float) -> None:
-        while time.perf_counter() <= deadline:
-            while self.interchange_sweep(deadline):
-                pass
-            if not self.insertion_sweep(deadline):
-                break
+        """First improvement over the moves of the jobs still marked (don't-look bits): a job
+        whose moves all fail is unmarked; one that moves marks itself and its old and new
+        neighbours, so after a kick only the kicked region is searched again."""
+        while self.marked and time.perf_counter() <= deadline:
+            for job in [job for job in self.sequence if job in self.marked]:
+                if time.perf_counter() > deadline:
+                    return
+                i = self.sequence.index(job)
+                for candidate, lo, hi in self.moves_of(i):
+                    if self._try(candidate, lo, hi):
+                        self._mark_around(i)
+                        self._mark_around(self.sequence.index(job))
+                        break
+                else:
+                    self.marked.discard(job)
 
-    def kick(self, swaps: int = 3) -> None:
-        """A few random interchanges of any two positions (the iterated search's perturbation)."""
-        s = list(self.sequence)
+    def _mark_around(self, i: int) -> None:
+        self.marked.update(self.sequence[max(0, i - 1):i + 2])
+
+    def kick(self, swaps: int = 3, reach: int = 6) -> None:
+        """A few random interchanges of jobs at most ``reach`` positions apart (the iterated
+        search's perturbation); marks the jobs around them."""
+        s, n = list(self.sequence), len(self.sequence)
+        moved = []
         for _ in range(swaps):
-            i, j = self.rng.choice(len(s), size=2, replace=False)
+            i = int(self.rng.integers(n))
+            j = min(n - 1, max(0, i + int(self.rng.integers(-reach, reach + 1))))
             s[i], s[j] = s[j], s[i]
-        self._adopt(s, 0)
+            moved += [i, j]
+        self._adopt(s, min(moved))
+        for i in moved:
+            self._mark_around(i)
 
     def run(self, seconds: float, stall_kicks: int = STALL_KICKS) -> float:
         """Local search, then kicks from the best until ``stall_kicks`` in a row bring nothing
         new or ``seconds`` pass; leaves the best plan current and returns its surrogate."""
-        deadline = time.perf_counter() + seconds
+        began = time.perf_counter()
+        deadline = began + seconds
         self.local_optimum(deadline)
         best = (self.value, list(self.sequence))
         stalled = 0
         while len(self.sequence) > 2 and stalled < stall_kicks and time.perf_counter() <= deadline:
             self.kick()
+            self.kicks += 1
             self.local_optimum(deadline)
             if self.value < best[0] - IMPROVE_TOL:
                 best, stalled = (self.value, list(self.sequence)), 0
+                self.best_after_s = time.perf_counter() - began
             else:
                 stalled += 1
                 self._adopt(best[1], 0)
+                self.marked.clear()   # the best is a local optimum
         if self.value != best[0]:
             self._adopt(best[1], 0)
         return self.value
