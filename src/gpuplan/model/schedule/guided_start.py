@@ -13,10 +13,12 @@ completed, is 9,335.)
 from __future__ import annotations
 
 import numpy as np
+import pyomo.environ as pyo
 
 from ...heuristics.schedule.guided import Relaxed, guided
 from ...index.schedule import ScheduleIndex
 from .fluid import mode_fractions
+from .rounding import job_binaries
 
 
 def relaxed_from_exact(built, lp: dict[int, float]) -> Relaxed:
@@ -51,10 +53,13 @@ def relaxed_from_exact(built, lp: dict[int, float]) -> Relaxed:
 
 
 def set_plan_binaries(built, placements) -> None:
-    """Write a plan's job rows into the exact model's run / begin binaries (all others 0)."""
+    """Write a plan's whole-gang job rows into the exact model's run / begin binaries; the other
+    job binaries (and split gangs) 0, every other variable unset (HiGHS completes them)."""
     idx: ScheduleIndex = built.index
     m = built.model
-    for var in [*m.run.values(), *m.begin.values()]:
+    for var in m.component_data_objects(pyo.Var, active=True):
+        var.set_value(None, skip_validation=True)
+    for var in job_binaries(built):
         var.set_value(0, skip_validation=True)
     plans = {job.id: job for job in idx.jobs}
     for job_id, rows in placements.groupby("job"):

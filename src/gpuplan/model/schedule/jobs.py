@@ -66,7 +66,7 @@ def _can_finish(job: JobPlan) -> bool:
 
 
 def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
-    m, h = built.model, built.index.hours
+    m = built.model
     plans = {job.id: job for job in jobs}
     run_keys = [(j.id, o, t) for j in jobs for o in range(len(j.options)) for t in j.periods]
     period_keys = [(j.id, t) for j in jobs for t in j.periods]

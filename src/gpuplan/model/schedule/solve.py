@@ -4,6 +4,7 @@ decision rows -> the verifier's evaluation -> Result (its claims checked before 
 from __future__ import annotations
 
 import time
+from functools import partial
 from itertools import groupby
 
 import pandas as pd
@@ -18,8 +19,10 @@ from ...solver import (HighsSession, SolverOutcome, proved, relative_gap, remain
                       solve_without_start, tighter_bound)
 from ...verify.claims import result_claims
 from .. import InfeasibleInstance, build_model
+from .guided_start import guided_plan, set_plan_binaries
 from .large import LARGE_COLUMNS, exact_columns, solve_large
 from .rounding import ORDERS, job_binaries, lp_rounding, lp_values
+from .sequence_search import search_seconds, searched_rounding
 
 CLAIM_TOL = 1e-6
 # Columns above which HiGHS solves the LP relaxation by interior point: time-indexed schedules
@@ -157,12 +160,21 @@ def _solve(built, request: SolveRequest, timings) -> tuple:
 
 
 def _best_rounding(built, session, request: SolveRequest) -> float | None:
-    """Round the relaxation in each order, complete each with HiGHS (job binaries fixed) and
-    leave the best complete plan in the variables; its model value, or None when none completed."""
+    """Round the relaxation in each order, and once more after a sequence local search from the
+    best order; complete each with HiGHS (job binaries fixed) and leave the best complete plan
+    in the variables; its model value, or None when none completed."""
     lp, sense, best = lp_values(built), _sense(request), None
     variables = list(built.model.component_data_objects(pyo.Var, active=True))
-    for order in ORDERS:
-        lp_rounding(built, lp, order)
+    roundings = [partial(lp_rounding, built, lp, order) for order in ORDERS]
+    roundings.append(partial(searched_rounding, built, lp, ORDERS, schedule_weights(built), sense,
+                             search_seconds(remaining(request.options, request.started))))
+    roundings.append(partial(_guided_rounding, built, lp, request.objective))
+    relaxed = _relaxed_value(built)
+    for rounding in roundings:
+        if best is not None and relaxed is not None and proved(best[0], relaxed, request.options.mip_gap):
+            break   # a plan at the LP bound already: no other rounding or search can beat it
+        if rounding() is None:   # the sequence search skips instances it does not handle
+            continue
         if not session.complete(job_binaries(built), remaining(request.options, request.started)):
             continue
         value = pyo.value(built.model.objective)
@@ -173,6 +185,24 @@ def _best_rounding(built, session, request: SolveRequest) -> float | None:
     for var, value in zip(variables, best[1]):
         var.set_value(value, skip_validation=True)
     return best[0]
+
+
+def _guided_rounding(built, lp, objective: str) -> bool | None:
+    """The large instances' relaxation-guided plan from this LP's values, in the job binaries
+    (None when the list scheduler finds no plan)."""
+    plan = guided_plan(built, lp, objective)
+    if plan is None:
+        return None
+    set_plan_binaries(built, plan.placements)
+    return True
+
+
+def _relaxed_value(built) -> float | None:
+    """The objective at the variables' current (relaxation) values; None when some is unset."""
+    try:
+        return pyo.value(built.model.objective)
+    except ValueError:
+        return None
 
 
 def _sense(request: SolveRequest) -> str:
