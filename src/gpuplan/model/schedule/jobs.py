@@ -25,6 +25,11 @@ from ...index.schedule import JobPlan
 from ..build import InfeasibleInstance
 
 FINISH_TOL = 1e-6   # GPU-hours: the rules' slack on "the work is done" (models/schedule.md rule 5)
+# "Not done yet" in stop_when_done is progress at least this far below the work: HiGHS accepts rows
+# violated by its MIP feasibility tolerance (1e-6), which let a job that had just finished run on
+# where negative prices pay. Ten times that keeps the row binding; it forbids only plans within
+# 1e-5 GPU-hours of done that run one period more.
+STOP_MARGIN = 1e-5
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,21 @@ def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
         job = plans[j]
         most = max(o.work for o in job.options) * len(job.periods) + job.work
         needed = job.work + (job.overhead * m.resumes[j] if job.overhead > 0 else 0)
-        return m.progress[previous[j, t]] <= needed - FINISH_TOL + most * (1 - on(j, t))
+        return m.progress[previous[j, t]] <= needed - STOP_MARGIN + most * (1 - on(j, t))
     m.stop_when_done = pyo.Constraint(m.eager_periods, rule=stop_when_done, doc="no run once the work is done")
+
+    # There, too, a job could run without counting as finished, and so escape its tardiness:
+    # a job whose work (and overhead) is done by the end of t is finished in t.
+    worked = [(j, t) for j, t in m.job_periods if built.index.energy_can_pay]
+    m.worked_periods = pyo.Set(initialize=worked, dimen=2, doc="(job, period) where running unfinished could pay")
+
+    def done_when_worked(m, j, t):
+        job = plans[j]
+        most = max(o.work for o in job.options) * len(job.periods) + job.work
+        needed = job.work + (job.overhead * m.resumes[j] if job.overhead > 0 else 0)
+        return m.progress[j, t] <= needed - STOP_MARGIN + most * m.done[j, t]
+    m.done_when_worked = pyo.Constraint(m.worked_periods, rule=done_when_worked,
+                                        doc="finished as soon as the work is done")
 
     _add_sites(built, jobs, by_period)
     for job in jobs:
