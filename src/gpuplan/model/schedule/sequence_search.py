@@ -6,11 +6,12 @@ earliest start that fits the free-GPU tracker of its (site, GPU type) on the opt
 costs least (earliest start first, as ``rounding._place_contiguous``): a list schedule, so
 every plan it decodes respects capacity and windows. The surrogate is the jobs' own share of
 the objective (tardiness, minus job value under ``cost``), energy left out. From the best
-LP order, first-improvement sweeps of adjacent interchange and insertion (forward and back)
-reach a local optimum; seeded random interchanges then kick it and the search goes on from
-the best (iterated local search), within a small time budget. Moves are tried per job, nearest
-positions first, and a job whose moves all fail is not tried again until a move or a kick
-near it (don't-look bits): after a kick only the kicked region is searched.
+LP order, first improvement over each job's moves (insertion at any other position, forward
+or back, and interchange with the job there; nearest positions first) reaches a local optimum;
+seeded random interchanges of nearby jobs then kick it and the search goes on from the best
+(iterated local search), within a small time budget. A job whose moves all fail is not tried
+again until a move or a kick near it (don't-look bits): after a kick only the kicked region is
+searched.
 
 A move changes positions lo..hi only, so it is valued from the tracker kept before lo, and
 its decoding stops once, past hi, the tracker equals the kept one: the rest of the plan is
