@@ -53,16 +53,22 @@ def _no_worse(bound: float, value: float, sense: str) -> bool:
     return bound <= value + slack if sense == "min" else bound >= value - slack
 
 
-@SETTINGS
-@given(tiny_schedules(), st.sampled_from(["cost", "carbon", "value"]))
-def test_the_fluid_relaxation_bounds_the_exact_optimum(data, objective):
+def _exactly(data: dict, objective: str):
+    """The instance and its exact solve; None for input the checks refuse."""
     try:
         instance = from_dict(data)
     except InputError:
+        return None
+    return instance, gp.solve(instance, problem="schedule", objective=objective)
+
+
+@SETTINGS
+@given(tiny_schedules(), st.sampled_from(["cost", "carbon", "value"]))
+def test_the_fluid_relaxation_bounds_the_exact_optimum(data, objective):
+    solved = _exactly(data, objective)
+    if solved is None or solved[1].status != "optimal":
         return
-    exact = gp.solve(instance, problem="schedule", objective=objective)
-    if exact.status != "optimal":
-        return
+    instance, exact = solved
     bound = fluid_bound(instance, objective)
     assert bound is not None
     assert _no_worse(bound, exact.objective, exact.sense), (bound, exact.objective, data)
@@ -71,11 +77,10 @@ def test_the_fluid_relaxation_bounds_the_exact_optimum(data, objective):
 @SETTINGS
 @given(tiny_schedules(), st.sampled_from(["cost", "carbon", "value"]))
 def test_a_large_path_plan_is_no_better_than_the_optimum_and_its_bound_holds(data, objective):
-    try:
-        instance = from_dict(data)
-    except InputError:
+    solved = _exactly(data, objective)
+    if solved is None:
         return
-    exact = gp.solve(instance, problem="schedule", objective=objective)
+    instance, exact = solved
     schedule_solve.LARGE_COLUMNS, kept = -1, schedule_solve.LARGE_COLUMNS
     try:
         large = gp.solve(instance, problem="schedule", objective=objective)

@@ -133,10 +133,14 @@ def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
     eager = [(j, t) for j, t in m.later_periods if built.index.energy_can_pay]
     m.eager_periods = pyo.Set(initialize=eager, dimen=2, doc="(job, period) where running on could pay")
 
-    def stop_when_done(m, j, t):
+    def needed_and_most(j):
+        """The work (with overhead) that finishes job j, and a bound on its progress (the big-M)."""
         job = plans[j]
         most = max(o.work for o in job.options) * len(job.periods) + job.work
-        needed = job.work + (job.overhead * m.resumes[j] if job.overhead > 0 else 0)
+        return job.work + (job.overhead * m.resumes[j] if job.overhead > 0 else 0), most
+
+    def stop_when_done(m, j, t):
+        needed, most = needed_and_most(j)
         return m.progress[previous[j, t]] <= needed - STOP_MARGIN + most * (1 - on(j, t))
     m.stop_when_done = pyo.Constraint(m.eager_periods, rule=stop_when_done, doc="no run once the work is done")
 
@@ -146,9 +150,7 @@ def _add_preemptible(built, jobs: list[JobPlan], use, finished) -> None:
     m.worked_periods = pyo.Set(initialize=worked, dimen=2, doc="(job, period) where running unfinished could pay")
 
     def done_when_worked(m, j, t):
-        job = plans[j]
-        most = max(o.work for o in job.options) * len(job.periods) + job.work
-        needed = job.work + (job.overhead * m.resumes[j] if job.overhead > 0 else 0)
+        needed, most = needed_and_most(j)
         return m.progress[j, t] <= needed - STOP_MARGIN + most * m.done[j, t]
     m.done_when_worked = pyo.Constraint(m.worked_periods, rule=done_when_worked,
                                         doc="finished as soon as the work is done")
