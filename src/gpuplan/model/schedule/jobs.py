@@ -285,12 +285,26 @@ def _add_contiguous(built, jobs: list[JobPlan], use, finished) -> None:
     for job in jobs:
         if job.required and not any(starts[job.id, o] for o in range(len(job.options))):
             raise InfeasibleInstance(f"required job '{job.id}' has no contiguous run that fits its window")
-    m.contiguous_jobs = pyo.Set(initialize=[job.id for job in jobs if any(starts[job.id, o] for o in
-                                                                          range(len(job.options)))],
+    # Where energy can earn money, a job that need not finish may run part of its run and stop for
+    # good (the rules allow it: it stays unfinished): one binary per start and shorter length.
+    partial = [(job.id, o, t, k) for job in jobs if not job.required and built.index.energy_can_pay
+               for o, option in enumerate(job.options) for k in range(1, job.duration(option))
+               for t in job.periods if all(t + i in set(job.periods) for i in range(k))]
+    m.partial_keys = pyo.Set(initialize=partial, dimen=4,
+                             doc="(non-preemptible job that need not finish, option, start, periods short of done)")
+    m.partial = pyo.Var(m.partial_keys, within=pyo.Binary, doc="the job runs k periods from t on the option, unfinished")
+    partial_of = defaultdict(list)
+    for j, o, t, k in partial:
+        partial_of[j].append(m.partial[j, o, t, k])
+        option = plans[j].options[o]
+        use[option.site, option.gpu_type].append(Occupancy(option.gpus, option.gpu_kw, m.partial[j, o, t, k], t, t + k - 1))
+    m.contiguous_jobs = pyo.Set(initialize=[job.id for job in jobs if partial_of[job.id] or any(
+                                    starts[job.id, o] for o in range(len(job.options)))],
                                 doc="non-preemptible jobs with a run that fits their window")
     m.one_start = pyo.Constraint(
         m.contiguous_jobs, doc="a non-preemptible job starts at most once, on one option",
-        rule=lambda m, j: sum(m.begin[j, o, t] for o in range(len(plans[j].options)) for t in starts[j, o]) <= 1)
+        rule=lambda m, j: sum(m.begin[j, o, t] for o in range(len(plans[j].options)) for t in starts[j, o])
+        + sum(partial_of[j]) <= 1)
 
     tardiness = 0
     for job in jobs:

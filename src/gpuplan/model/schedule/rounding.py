@@ -58,11 +58,11 @@ def lp_rounding(built, lp: dict[int, float], order=by_lp_center) -> int:
 
 
 def job_binaries(built) -> list:
-    """The variables the rounding sets: every run and begin binary, and the split gangs' binaries
+    """The variables the rounding sets: every run, begin and partial-run binary, and the split gangs' binaries
     and GPU counts (a gang goes whole on one pool where it fits, which the rules always allow;
     split only where whole gangs fall short)."""
     m = built.model
-    return [*m.run.values(), *m.begin.values(), *m.split.values(), *m.gang.values()]
+    return [*m.run.values(), *m.begin.values(), *m.partial.values(), *m.split.values(), *m.gang.values()]
 
 
 def _lp_center(built, job, lp) -> float:

@@ -265,6 +265,9 @@ def decision_rows(built) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         for t in starts:
             if _value(m.begin[j, o, t]) > 0.5:
                 rows += [_row(job, o, t + i) for i in range(job.duration(job.options[o]))]
+    for j, o, t, k in m.partial_keys:
+        if _value(m.partial[j, o, t, k]) > 0.5:
+            rows += [_row(plans[j], o, t + i) for i in range(k)]
     rows = _until_finished(plans, sorted(rows, key=lambda r: (r[0], r[3])), idx.instance.schedule_options)
     placements = pd.DataFrame(rows, columns=["job", "site", "gpu_type", "period", "gpus", "power_mode"])
     return placements, service_rows(built), nodes_rows(built)
