@@ -7,12 +7,18 @@ and a status ``optimal`` comes with a gap within the ``mip_gap`` asked for."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import Phase, settings
 
 import gpuplan
 import gpuplan.api
 from builders import check_result
 
 _solve = gpuplan.api.solve
+
+# No "explain" phase: it traces every line a failing example runs, which slowed one shrinking
+# brute-force failure to 15 minutes in CI; the shrunk example and its reproduce blob remain.
+settings.register_profile("gpuplan", phases=[p for p in Phase if p != Phase.explain])
+settings.load_profile("gpuplan")
 
 
 def _checked_solve(instance, *args, **kwargs):

@@ -172,14 +172,3 @@ def _as_result(instance, plan):
                     sense="min", status="feasible", mip_gap=1e-4)
     _fill(result, schedule_facts(instance), plan.placements, plan.services, plan.nodes_on)
     return result
-
-
-def test_a_relaxation_too_large_to_build_leaves_the_baselines_and_no_bound(large_path, monkeypatch):
-    import gpuplan.model.schedule.large as large
-
-    monkeypatch.setattr(large, "FLUID_COLUMNS", -1)
-    instance = all_features()
-    result = gp.solve(instance, problem="schedule")
-    assert result.status == "feasible" and result.bound is None, result.message
-    assert "no bound: the fluid relaxation not tried" in result.message
-    assert gp.verify(instance, result, raise_on_error=False) == []

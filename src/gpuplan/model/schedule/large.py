@@ -25,9 +25,10 @@ from ...heuristics.schedule import asap, carbon_aware
 from ...heuristics.schedule.baselines import deadline_order
 from ...heuristics.schedule.guided import Relaxed, guided, relaxed_order
 from ...index.schedule import ScheduleIndex
-from ...solver import HighsSession, Relaxation, remaining
+from ...solver import HighsSession, Relaxation, remaining, tighter_bound
 from .completion import build_completion, complete_by_rounding
 from .fluid import build_fluid, mode_fractions
+from .separable import separable_bound
 
 # Columns of the exact model above which it is not built: HiGHS did not solve the LP of a
 # 1,000,000-column schedule (10,000 GPUs, 500 jobs, 168 h) in 300 s; at 2,000 GPUs the exact path
@@ -119,10 +120,23 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     value, name, placements, services, nodes_on, completed = best
     value = _signed(value, sense)
     how = "services, nodes and energy completed by HiGHS" if completed else "its own services and nodes"
-    bound_text = ("bound from the fluid relaxation" if solved else
-                  f"no bound: the fluid relaxation {_ended(relaxation.status)}")
-    return LargePlan(placements, services, nodes_on, value, relaxation.bound if solved else None,
-                     relaxation.status, f"large instance: the {name} plan's jobs, {how}; {bound_text}", values)
+    bound, bound_text = _bound(idx, request.objective, sense, relaxation)
+    return LargePlan(placements, services, nodes_on, value, bound, relaxation.status,
+                     f"large instance: the {name} plan's jobs, {how}; {bound_text}", values)
+
+
+def _bound(idx, objective: str, sense: str, relaxation: Relaxation) -> tuple[float | None, str]:
+    """The tighter of the fluid relaxation's bound (when solved) and the separable bound, and
+    where it comes from."""
+    from .solve import WEIGHTS
+
+    fluid = relaxation.bound if relaxation.status == "optimal" else None
+    bound = tighter_bound(fluid, separable_bound(idx, WEIGHTS[objective], sense), sense)
+    fluid_text = "" if fluid is not None else f"; the fluid relaxation {_ended(relaxation.status)}"
+    if bound is None:
+        return None, f"no bound{fluid_text}"
+    source = "the fluid relaxation" if bound == fluid else "the separable bound (each job and service alone)"
+    return bound, f"bound from {source}{fluid_text}"
 
 
 def _ended(status: str) -> str:

@@ -1,0 +1,109 @@
+"""The separable bound (gpuplan/model/schedule/separable.py): every job and service priced alone.
+
+It is checked against the exact optimum on tiny random schedules for every objective, with
+negative prices (power that pays) and with split gangs; it equals the optimum where nothing
+couples (one job, one service); and the large path falls back on it when the fluid relaxation is
+not built. Every Result goes through the verifier."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gpuplan as gp
+import gpuplan.model.schedule.large as large
+import gpuplan.model.schedule.solve as schedule_solve
+from gpuplan.index.schedule import build_schedule_index
+from gpuplan.model.schedule.separable import separable_bound
+from gpuplan.problems import get
+from schedule_cases import all_features, micro
+from test_schedule_brute import NEGATIVE_PRICES, tiny_schedules
+from test_schedule_large import _exactly, _no_worse
+from test_schedule_split_brute import split_schedules
+
+SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+OBJECTIVES = st.sampled_from(["cost", "carbon", "value"])
+
+
+def bound_of(instance, objective: str) -> float | None:
+    return separable_bound(build_schedule_index(instance), schedule_solve.WEIGHTS[objective],
+                           get("schedule").sense(objective))
+
+
+def bounds_the_optimum(data: dict, objective: str) -> None:
+    solved = _exactly(data, objective)
+    if solved is None or solved[1].status not in ("optimal", "infeasible"):
+        return
+    instance, exact = solved
+    bound = bound_of(instance, objective)
+    if exact.status == "infeasible":
+        return   # a relaxation may or may not see it
+    assert bound is not None, data
+    assert _no_worse(bound, exact.objective, exact.sense), (objective, bound, exact.objective, data)
+
+
+@SETTINGS
+@given(tiny_schedules(prices=NEGATIVE_PRICES), OBJECTIVES)
+def test_the_separable_bound_holds_on_tiny_schedules(data, objective):
+    bounds_the_optimum(data, objective)
+
+
+@SETTINGS
+@given(split_schedules(), OBJECTIVES)
+def test_the_separable_bound_holds_for_split_gangs(data, objective):
+    bounds_the_optimum(data, objective)
+
+
+def _exact(instance, objective="cost"):
+    result = gp.solve(instance, problem="schedule", objective=objective)
+    assert result.status == "optimal"
+    return result.objective
+
+
+def test_one_job_alone_is_priced_exactly():
+    # nodes off when idle, prices 4 3 1 2: the 2 GPU-hours go to the two cheapest hours, 1 kW each
+    instance = micro(prices=[4, 3, 1, 2], jobs=[{"id": "j", "work_gpu_hours": 2}],
+                     facilities=[{"site": "a", "power_off": True}])
+    assert bound_of(instance, "cost") == pytest.approx(_exact(instance)) == pytest.approx(3.0)
+
+
+def test_tardiness_against_cheap_late_hours_is_priced_exactly():
+    # due at 1 h, 10 per hour late: finishing in hour 0 (price 5) beats the cheap hours after it
+    instance = micro(prices=[5, 1, 1, 1], jobs=[{"id": "j", "work_gpu_hours": 1, "due_h": 1.0,
+                                                 "tardiness_cost_per_h": 10.0}],
+                     facilities=[{"site": "a", "power_off": True}])
+    assert bound_of(instance, "cost") == pytest.approx(_exact(instance)) == pytest.approx(5.0)
+
+
+def test_one_service_alone_is_priced_exactly():
+    instance = micro(nodes=2, prices=[1, 2, 3, 4], services=[{"id": "v", "utilization": 1.0}],
+                     demand=[("v", [1, 2, 0, 1])], facilities=[{"site": "a", "power_off": True}])
+    assert bound_of(instance, "cost") == pytest.approx(_exact(instance)) == pytest.approx(1 + 4 + 4)
+
+
+def test_nodes_always_on_are_a_constant():
+    # no power-off: the idle GPU (0.1 kW) draws in every hour whatever runs
+    instance = micro(prices=[1, 1, 1, 1], jobs=[{"id": "j", "work_gpu_hours": 1}])
+    assert bound_of(instance, "cost") == pytest.approx(_exact(instance)) == pytest.approx(0.9 + 4 * 0.1)
+
+
+def test_coupling_is_what_it_drops():
+    # two jobs want the one cheap hour: alone each gets it, together one pays 10 more
+    instance = micro(prices=[1, 11], jobs=[{"id": "j", "work_gpu_hours": 1}, {"id": "k", "work_gpu_hours": 1}],
+                     periods=2, facilities=[{"site": "a", "power_off": True}])
+    assert bound_of(instance, "cost") == pytest.approx(2.0)
+    assert _exact(instance) == pytest.approx(12.0)
+
+
+def test_the_large_path_without_its_relaxation_keeps_the_separable_bound(monkeypatch):
+    monkeypatch.setattr(schedule_solve, "LARGE_COLUMNS", -1)
+    monkeypatch.setattr(large, "FLUID_COLUMNS", -1)
+    instance = all_features()
+    result = gp.solve(instance, problem="schedule")
+    assert result.status in ("feasible", "optimal") and result.bound is not None, result.message
+    assert "separable bound" in result.message and "the fluid relaxation not tried" in result.message
+    assert gp.verify(instance, result, raise_on_error=False) == []
+    assert result.bound <= result.objective + 1e-9
+    assert result.bound == pytest.approx(bound_of(instance, "cost"))
