@@ -15,7 +15,7 @@ import gpuplan as gp
 import gpuplan.model.schedule.large as large
 import gpuplan.model.schedule.solve as schedule_solve
 from gpuplan.index.schedule import build_schedule_index
-from gpuplan.model.schedule.separable import separable_bound
+from gpuplan.model.schedule.separable import separable_bound, separable_relaxed
 from gpuplan.problems import get
 from schedule_cases import all_features, micro
 from test_schedule_brute import NEGATIVE_PRICES, tiny_schedules
@@ -107,3 +107,29 @@ def test_the_large_path_without_its_relaxation_keeps_the_separable_bound(monkeyp
     assert gp.verify(instance, result, raise_on_error=False) == []
     assert result.bound <= result.objective + 1e-9
     assert result.bound == pytest.approx(bound_of(instance, "cost"))
+
+
+def test_the_separable_guide_runs_each_job_in_its_cheapest_periods():
+    instance = micro(prices=[4, 3, 1, 2], jobs=[{"id": "j", "work_gpu_hours": 2}],
+                     facilities=[{"site": "a", "power_off": True}])
+    relaxed = separable_relaxed(build_schedule_index(instance), schedule_solve.WEIGHTS["cost"], "min")
+    assert relaxed.work_share[("j", "a", "g")].tolist() == pytest.approx([0.0, 0.0, 1.0, 1.0])
+    assert relaxed.mean_throughput[("a", "g")][2:].tolist() == [1.0, 1.0]
+
+
+def test_a_separable_guided_plan_is_valid_and_beats_the_queue_baseline():
+    from gpuplan.generate_schedule import generate_schedule
+    from gpuplan.heuristics.schedule import asap
+    from gpuplan.heuristics.schedule.guided import guided
+    from gpuplan.verify.schedule.rules import schedule_violations
+    from gpuplan.verify.schedule.value import evaluate, schedule_facts
+
+    instance = generate_schedule(400, 20, 2, 2, 48, seed=2)
+    idx, facts = build_schedule_index(instance), schedule_facts(instance)
+    plan = guided(idx, separable_relaxed(idx, schedule_solve.WEIGHTS["cost"], "min"), "cost", passes=1)
+    assert not plan.failed
+    ev = evaluate(facts, plan.placements, plan.services, plan.nodes_on)
+    assert schedule_violations(facts, ev) == []
+    queue = asap(idx)
+    assert ev.objective_value("cost") < evaluate(facts, queue.placements, queue.services, queue.nodes_on).objective_value("cost")
+    assert bound_of(instance, "cost") <= ev.objective_value("cost")

@@ -189,6 +189,12 @@ def test_micro_tables():
     assert energy.energy_cost.sum() == pytest.approx(HAND_TERMS["energy_cost"])
     assert energy.carbon_kg.sum() == pytest.approx(CARBON_KG)
     assert energy.grid_limit_kw.isna().all()
+    # utilization by site and hour: s0 j1 4 + v2 1, j2 2, j1 4, j1 4 of 8; s1 j2 2 + v1 2, v1 2, 0, v1 1 of 4
+    assert energy.busy_gpus.loc["s0"].tolist() == [5, 2, 4, 4] and energy.busy_gpus.loc["s1"].tolist() == [4, 2, 0, 1]
+    assert energy.capacity_gpus.tolist() == [8] * 4 + [4] * 4
+    assert energy.gpu_utilization.loc["s0"].tolist() == pytest.approx([5 / 8, 2 / 8, 4 / 8, 4 / 8])
+    assert energy.gpu_utilization.loc["s1"].tolist() == pytest.approx([1.0, 0.5, 0.0, 0.25])
+    assert energy.busy_gpus.sum() / energy.capacity_gpus.sum() == pytest.approx(ev.kpis["gpu_utilization"])
     services = ev.services
     assert list(services.columns) == ["service", "site", "gpu_type", "period", "demand", "served", "unmet", "gpus"]
     v2 = services[services.service == "v2"].iloc[0]

@@ -171,7 +171,7 @@ register(Problem(
               shown=False),
         Table("jobs", ("job", "state", "site", "start", "finish", "tardiness_h", "gpu_hours", "resumes", "migrations")),
         Table("energy", ("site", "period", "it_kw", "pue", "facility_kw", "grid_limit_kw", "price_per_kwh",
-                         "energy_cost", "carbon_kg"), shown=False),
+                         "energy_cost", "carbon_kg", "busy_gpus", "capacity_gpus", "gpu_utilization"), shown=False),
     ),
     blocks=("gpuplan.model.schedule.jobs:add_jobs", "gpuplan.model.schedule.services:add_services",
             "gpuplan.model.schedule.nodes:add_nodes", "gpuplan.model.energy:add_energy"),

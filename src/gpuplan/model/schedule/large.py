@@ -1,8 +1,9 @@
 """The schedule's strategy where the exact model is too large to hand to HiGHS whole.
 
 1. The fluid relaxation (``fluid.py``) by interior point: its optimum is the bound.
-2. Plans: the list scheduler guided by the relaxation's values (heuristics/schedule/guided.py),
-   and the two baselines, asap and carbon_aware.
+2. Plans: the list scheduler guided by the relaxation's values (heuristics/schedule/guided.py)
+   and by the separable bound's cheapest periods for each job (``separable.py``), and the two
+   baselines, asap and carbon_aware.
 3. The two best plans' jobs are kept and the rest completed (``completion.py``: services, nodes
    on and energy, the exact model's blocks, from their LP rounded); the plan's own services and
    nodes stay where they are better.
@@ -28,7 +29,7 @@ from ...index.schedule import ScheduleIndex
 from ...solver import HighsSession, Relaxation, remaining, tighter_bound
 from .completion import build_completion, complete_by_rounding
 from .fluid import build_fluid, mode_fractions
-from .separable import separable_bound
+from .separable import separable_bound, separable_relaxed
 
 # Columns of the exact model above which it is not built: HiGHS did not solve the LP of a
 # 1,000,000-column schedule (10,000 GPUs, 500 jobs, 168 h) in 300 s; at 2,000 GPUs the exact path
@@ -41,6 +42,7 @@ RELAXATION_SHARE = 0.7     # of the time left, at most, for the fluid relaxation
 REPAIR_ROUNDS = 3          # guided plans per order: the first, then with its late jobs moved first
 COMPLETED_PLANS = 2        # the best plans (by their own services and nodes) completed by HiGHS
 REINSERT_PASSES = 2        # rounds of re-placing each job of a guided plan with the others in place
+GUIDED_SHARE = 0.5         # of the time left after the relaxation, at most, for beginning guided plans
 
 
 def fluid_columns(idx: ScheduleIndex) -> int:
@@ -100,8 +102,17 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
         return _signed(ev.objective_value(request.objective), sense), ev
 
     plans = {"asap": asap(idx), "carbon_aware": carbon_aware(idx)}
-    if solved:
-        plans |= _guided_plans(idx, relaxed_values(fluid), request.objective, value_of)
+    # guided plans while the time lasts (the completion needs the rest): by the fluid relaxation
+    # when it is solved, and by the separable bound's cheapest periods (seconds, at any size)
+    left = remaining(options, request.started)
+    until = None if left is None else time.perf_counter() + GUIDED_SHARE * left
+    guides = [("relaxation-guided", relaxed_values(fluid))] if solved else []
+    from .solve import WEIGHTS
+    separable = separable_relaxed(idx, WEIGHTS[request.objective], sense)
+    if separable is not None:
+        guides.append(("separable-guided", separable))
+    for label, relaxed in guides:
+        plans |= _guided_plans(idx, relaxed, request.objective, value_of, label, until)
     ranked = sorted((value_of(plan)[0], name) for name, plan in plans.items() if not plan.failed)
     values = {name: _signed(value, sense) for value, name in ranked}   # each plan with its own services and nodes
     best = None
@@ -148,17 +159,20 @@ def _signed(value: float, sense: str) -> float:
     return value if sense == "min" else -value
 
 
-def _guided_plans(idx, relaxed: Relaxed, objective: str, value_of) -> dict:
-    """The relaxation-guided plan in the relaxation's order and in deadline order, each repaired
-    a few times: the jobs it leaves late or unfinished move to the front of the order (a job placed
-    earlier gets the periods it needs; a later, slacker one finds others)."""
+def _guided_plans(idx, relaxed: Relaxed, objective: str, value_of, guide: str, until: float | None) -> dict:
+    """The guided plan in the guide's order and in deadline order, each repaired a few times: the
+    jobs it leaves late or unfinished move to the front of the order (a job placed earlier gets the
+    periods it needs; a later, slacker one finds others). No new plan is begun after ``until``
+    (perf_counter seconds), but the first always is."""
     plans = {}
     for label, order in (("relaxed", relaxed_order(idx, relaxed)), ("deadline", deadline_order(idx))):
         for round_ in range(REPAIR_ROUNDS):
+            if plans and until is not None and time.perf_counter() > until:
+                return plans
             plan = guided(idx, relaxed, objective, order, REINSERT_PASSES)
             if plan.failed:
                 break
-            plans[f"relaxation-guided ({label} order, round {round_ + 1})"] = plan
+            plans[f"{guide} ({label} order, round {round_ + 1})"] = plan
             jobs = value_of(plan)[1].jobs
             behind = jobs.loc[jobs["state"] != "done", "job"].tolist()
             if not behind:

@@ -2,7 +2,7 @@
 
 The fluid relaxation (``fluid.py``) is an LP HiGHS must solve; above a few million columns it
 does not fit the time. This bound drops every row that couples jobs and services — capacity
-shared between them, the grid limit, the peak — and what remains falls apart into one tiny
+shared between them, the grid limit, the peak (kept as the mean) — and what remains falls apart into one tiny
 problem per job and per service period, each solved exactly in closed form
 (models/schedule.md, "Large instances"). It is weaker than the fluid relaxation where capacity
 or the grid binds, and far cheaper: seconds at 100,000 GPUs.
@@ -26,23 +26,34 @@ objective negated):
   migration and wake-ups only add cost and are dropped.
 - A service period. Serving GPUs of each option up to the capacity, unmet demand at its cost:
   the cheapest per unit of demand first (and every GPU whose power pays).
-- Demand charges, wake-ups, restarts and migrations: each at least zero, so zero.
+- Demand charges: a site's peak is at least its mean facility power over the periods, so the
+  charge adds ``demand_charge * PUE / T`` to the cost of each kW of IT power in each period.
+- Wake-ups, restarts and migrations: each at least zero, so zero.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from ...index.schedule import JobPlan, ScheduleIndex, ServicePlan
+from ...heuristics.schedule.guided import Relaxed
+from ...index.schedule import JobPlan, ScheduleIndex, ServicePlan, power_modes
 
 # Terms the bound counts at zero: valid only while each is at least zero in the cost form.
-DROPPED_TERMS = ("demand_charge", "wake_cost", "restart_cost", "migration_cost")
+DROPPED_TERMS = ("demand_charge", "wake_cost", "restart_cost", "migration_cost")   # demand charge: at its mean
 
 
 def separable_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str) -> float | None:
     """A bound on the objective of every plan (below for "min", above for "max"); None when the
     relaxed problem has no solution (a required job or hard service that cannot be served alone:
     no plan exists) or a weight leaves a dropped term negative."""
+    priced = _priced(idx, weights, sense)
+    return None if priced is None else (1.0 if sense == "min" else -1.0) * priced[0]
+
+
+def _priced(idx: ScheduleIndex, weights: dict[str, float], sense: str) -> tuple[float, dict[str, JobAlone]] | None:
+    """The bound as a cost (a maximised objective negated) and each job alone; None as above."""
     sign = 1.0 if sense == "min" else -1.0
     cost = {name: sign * weight for name, weight in weights.items()}
     if any(cost.get(name, 0.0) < 0 for name in DROPPED_TERMS):
@@ -50,26 +61,30 @@ def separable_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str) -
     kappa = _kw_cost(idx, cost)
     share = _busy_share(idx, kappa)
     total = _node_constant(idx, kappa)
+    jobs = {}
     for job in idx.jobs:
-        value = _job_bound(idx, job, kappa, share, cost)
-        if value is None:
+        alone = _job_bound(idx, job, kappa, share, cost)
+        if alone is None:
             return None
-        total += value
+        jobs[job.id] = alone
+        total += alone.value
     for service in idx.services:
         value = _service_bound(idx, service, kappa, share, cost)
         if value is None:
             return None
         total += value
-    return sign * total
+    return total, jobs
 
 
 def _kw_cost(idx: ScheduleIndex, cost: dict[str, float]) -> dict[str, np.ndarray]:
     """Per site: the objective's cost of 1 kW of IT power in each period."""
-    data, h = idx.energy, idx.energy.hours
+    data, h, T = idx.energy, idx.energy.hours, idx.periods
     per_kg = cost.get("carbon_kg", 0.0) + cost.get("carbon_cost", 0.0) * data.carbon_price_per_t / 1000
-    return {s: np.array([data.pue[s, t] * h * (cost.get("energy_cost", 0.0) * data.price[s, t]
-                                               + per_kg * data.carbon_g[s, t] / 1000)
-                         for t in range(idx.periods)]) for s in idx.sites}
+    # a site's peak is at least its mean facility power: the demand charge as a cost per kW-period
+    peak = {s: cost.get("demand_charge", 0.0) * data.demand_charge.get(s, 0.0) / T for s in idx.sites}
+    return {s: np.array([data.pue[s, t] * (h * (cost.get("energy_cost", 0.0) * data.price[s, t]
+                                                + per_kg * data.carbon_g[s, t] / 1000) + peak[s])
+                         for t in range(T)]) for s in idx.sites}
 
 
 def _attributed(idx: ScheduleIndex, s: str, kappa: np.ndarray) -> np.ndarray:
@@ -100,35 +115,51 @@ def _node_constant(idx: ScheduleIndex, kappa) -> float:
     return total
 
 
-def _job_periods(idx: ScheduleIndex, job: JobPlan, kappa, share) -> tuple[np.ndarray, np.ndarray]:
-    """Per allowed period: the most work the job can do in it and the least cost per unit of work."""
+@dataclass
+class JobAlone:
+    """The job priced alone: its least cost, the work it does in each allowed period in that
+    best case, and the option (position in ``job.options``) doing it (-1 where none)."""
+
+    value: float
+    work: np.ndarray
+    option: np.ndarray
+
+
+def _job_periods(idx: ScheduleIndex, job: JobPlan, kappa, share) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per allowed period: the most work the job can do in it, the least cost per unit of work
+    and the option with that unit cost."""
     periods = np.array(job.periods)
     splits = bool(job.splits)
     loss = max((split.loss for split in job.splits), default=0.0)
     capacity = np.zeros(len(periods))
     unit = np.full(len(periods), np.inf)
-    for option in job.options:
+    best = np.full(len(periods), -1)
+    for position, option in enumerate(job.options):
         cap = np.array([idx.cap_gpus(option.site, option.gpu_type, t) for t in periods])
         usable = np.ones(len(periods), dtype=bool) if splits else cap >= option.gpus
         cost = kappa[option.site][periods] * (option.gpu_kw + option.gpus * share[option.site, option.gpu_type][periods])
         capacity = np.where(usable, np.maximum(capacity, option.work), capacity)
-        unit = np.where(usable, np.minimum(unit, cost / option.work), unit)
+        cheaper = usable & (cost / option.work < unit)
+        unit, best = np.where(cheaper, cost / option.work, unit), np.where(cheaper, position, best)
     if splits:   # a split gang's work is (1 - loss) of its GPUs': where power pays, each unit pays more
         unit = np.where(unit < 0, unit / (1 - loss), unit)
     unit[capacity == 0] = 0.0
-    return capacity, unit
+    return capacity, unit, best
 
 
-def _job_bound(idx: ScheduleIndex, job: JobPlan, kappa, share, cost) -> float | None:
+def _job_bound(idx: ScheduleIndex, job: JobPlan, kappa, share, cost) -> JobAlone | None:
     """The least cost of the job alone: finishing in its best period, or (if allowed) not at all."""
-    capacity, unit = _job_periods(idx, job, kappa, share) if job.options and job.periods else (np.zeros(0), np.zeros(0))
-    best = _paying_work(capacity, unit, job.work) if not job.required else np.inf
-    if len(capacity):
+    n = len(job.periods) if job.options else 0
+    capacity, unit, option = _job_periods(idx, job, kappa, share) if n else (np.zeros(0), np.zeros(0), np.zeros(0, int))
+    best = JobAlone(np.inf, np.zeros(n), option)
+    if not job.required:
+        best.value, best.work = _paying_work(capacity, unit, job.work)
+    if n:
         order = np.argsort(unit, kind="stable")
         earned = cost.get("job_value", 0.0) * job.value
         tardiness = cost.get("tardiness_cost", 0.0) * np.array([job.finish_cost[t] for t in job.periods])
         # every finish period F at once: periods up to F, cheapest first
-        within = np.tril(np.ones((len(capacity), len(capacity)), dtype=bool))[:, order]   # [F, k]: period order[k] <= F
+        within = np.tril(np.ones((n, n), dtype=bool))[:, order]   # [F, k]: period order[k] <= F
         cap_sorted, unit_sorted = capacity[order], unit[order]
         available = within * cap_sorted
         paid = np.where(unit_sorted < 0, available, 0.0)                       # power that pays: all of it
@@ -139,16 +170,50 @@ def _job_bound(idx: ScheduleIndex, job: JobPlan, kappa, share, cost) -> float | 
         reachable = paid.sum(axis=1) + positive.sum(axis=1) >= job.work - 1e-9
         energy = (paid * unit_sorted).sum(axis=1) + (taken * unit_sorted).sum(axis=1)
         finish = np.where(reachable, energy + tardiness + earned, np.inf)
-        best = min(best, float(finish.min()))
-    return None if not np.isfinite(best) else best
+        f = int(np.argmin(finish))
+        if finish[f] < best.value:
+            best.value = float(finish[f])
+            best.work = np.zeros(n)
+            best.work[order] = paid[f] + taken[f]
+    return best if np.isfinite(best.value) else None
 
 
-def _paying_work(capacity: np.ndarray, unit: np.ndarray, work: float) -> float:
-    """The least cost of at most ``work`` units of work, unfinished: only the paying ones are worth doing."""
+def _paying_work(capacity: np.ndarray, unit: np.ndarray, work: float) -> tuple[float, np.ndarray]:
+    """The least cost of at most ``work`` units of work, unfinished: only the paying ones are
+    worth doing. Also the work done per period."""
     order = np.argsort(unit, kind="stable")
     paying = np.where(unit[order] < 0, capacity[order], 0.0)
     taken = np.clip(work - (np.cumsum(paying) - paying), 0.0, paying)
-    return float((taken * unit[order]).sum())
+    done = np.zeros(len(unit))
+    done[order] = taken
+    return float((taken * unit[order]).sum()), done
+
+
+def separable_relaxed(idx: ScheduleIndex, weights: dict[str, float], sense: str) -> Relaxed | None:
+    """The separable bound's best case as a relaxation's values for the guided plans (where the
+    fluid relaxation is not solved): each job's work share per pool and period in its cheapest
+    periods, and the mean throughput fraction of the modes it picks there. None when there is
+    no bound."""
+    priced = _priced(idx, weights, sense)
+    if priced is None:
+        return None
+    jobs = priced[1]
+    betas = {g: {m.id: m.throughput_fraction for m in modes} for g, modes in power_modes(idx.instance).items()}
+    share: dict[tuple[str, str, str], np.ndarray] = {}
+    gpus, delivered = {}, {}
+    for job in idx.jobs:
+        alone = jobs[job.id]
+        for k, t in enumerate(job.periods):
+            if alone.work[k] <= 0 or alone.option[k] < 0:
+                continue
+            option = job.options[alone.option[k]]
+            fraction = min(1.0, alone.work[k] / option.work)
+            pool = (option.site, option.gpu_type)
+            share.setdefault((job.id, *pool), np.zeros(idx.periods))[t] += fraction
+            gpus.setdefault(pool, np.zeros(idx.periods))[t] += fraction * option.gpus
+            delivered.setdefault(pool, np.zeros(idx.periods))[t] += fraction * option.gpus * betas[option.gpu_type][option.mode]
+    mean = {pool: np.where(gpus[pool] > 1e-9, delivered[pool] / np.maximum(gpus[pool], 1e-12), np.nan) for pool in gpus}
+    return Relaxed(share, mean)
 
 
 def _service_bound(idx: ScheduleIndex, service: ServicePlan, kappa, share, cost) -> float | None:

@@ -46,7 +46,7 @@ LATE_TOL = 1e-9  # hours
 JOB_COLUMNS = ["job", "state", "site", "start", "finish", "tardiness_h", "gpu_hours", "resumes", "migrations"]
 SERVICE_COLUMNS = ["service", "site", "gpu_type", "period", "demand", "served", "unmet", "gpus"]
 ENERGY_COLUMNS = ["site", "period", "it_kw", "pue", "facility_kw", "grid_limit_kw", "price_per_kwh",
-                  "energy_cost", "carbon_kg"]
+                  "energy_cost", "carbon_kg", "busy_gpus", "capacity_gpus", "gpu_utilization"]
 
 
 def weights(objective: str) -> dict[str, float]:
@@ -225,6 +225,7 @@ def _services_table(facts: ScheduleFacts, d: Decisions, served: np.ndarray, unme
 def _energy_table(facts: ScheduleFacts, power: Power) -> pd.DataFrame:
     S, T, h = len(facts.sites), facts.periods, facts.period_hours
     energy_kwh = power.facility_kw * h
+    busy, capacity = power.busy.sum(axis=1), facts.cap_gpus.sum(axis=1)   # [site, period], over GPU types
     return pd.DataFrame({
         "site": np.repeat(np.array(facts.sites, dtype=object), T),
         "period": np.tile(np.arange(T), S),
@@ -235,4 +236,8 @@ def _energy_table(facts: ScheduleFacts, power: Power) -> pd.DataFrame:
         "price_per_kwh": facts.price.reshape(-1),
         "energy_cost": (energy_kwh * facts.price).reshape(-1),
         "carbon_kg": (energy_kwh * facts.carbon / 1000.0).reshape(-1),
+        "busy_gpus": busy.reshape(-1),
+        "capacity_gpus": capacity.reshape(-1),
+        # utilization by site and hour; 0 where the site has no GPUs in the period (as the KPI)
+        "gpu_utilization": np.divide(busy, capacity, out=np.zeros(busy.shape), where=capacity > 0).reshape(-1),
     }, columns=ENERGY_COLUMNS)
