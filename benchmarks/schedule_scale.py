@@ -8,7 +8,8 @@ Each row runs in its own process (so the peak memory is the row's): the baseline
 ``gp.solve(problem="schedule", time_limit=...)``. Reported: the strategy (exact model or the
 large-instance path), build/hand-off/relaxation/plan seconds, objective, bound and proven gap,
 energy per day (MWh), and per baseline the ratio MILP / baseline of objective, energy cost,
-carbon, deadline misses and mean utilization. With ``--energy-bound`` a second fluid relaxation
+carbon, deadline misses and mean utilization, and utilization by hour of day (each of the 24
+hours' busy over available GPUs, and its ratio to each baseline's). With ``--energy-bound`` a second fluid relaxation
 bounds the energy-and-carbon part alone (energy cost + demand charge + carbon cost) over plans
 that finish the jobs the MILP's plan finishes, and the part's own gap is reported.
 """
@@ -77,9 +78,29 @@ def run_row(label: str, time_limit: float, energy_bound: bool) -> dict:
                 ours, theirs = result.kpis.get(kpi, 0.0), base.kpis.get(kpi, 0.0)
                 row[f"vs_{method}_{kpi}"] = ours / theirs if theirs else (1.0 if ours == theirs else None)
             row[f"vs_{method}_objective"] = result.objective / base.objective if base.objective else None
+    if result.has_solution:
+        ours = hourly_utilization(instance, result)
+        for method, (base, _) in baselines.items():
+            if base.has_solution:
+                theirs = hourly_utilization(instance, base)
+                ratio = [a / b if b else None for a, b in zip(ours, theirs)]
+                row[f"vs_{method}_utilization_by_hour"] = [None if r is None else round(r, 3) for r in ratio]
+        row["utilization_by_hour"] = [round(u, 3) for u in ours]
     if energy_bound and result.has_solution:
         row.update(energy_part(instance, result, time_limit))
     return row
+
+
+def hourly_utilization(instance, result) -> list[float]:
+    """Busy over available GPUs per hour of the day (0-23, local to the grid's start), all sites."""
+    import pandas as pd
+
+    start = pd.Timestamp(instance.time.start) if instance.time.start else pd.Timestamp("2000-01-01")
+    energy = result.energy
+    hours = (start + pd.to_timedelta(energy["period"] * instance.time.period_hours, unit="h")).dt.hour
+    by_hour = energy.groupby(hours)[["busy_gpus", "capacity_gpus"]].sum()
+    return [float(by_hour.busy_gpus.get(h, 0.0) / by_hour.capacity_gpus.get(h, 1.0)) if by_hour.capacity_gpus.get(h, 0)
+            else 0.0 for h in range(24)]
 
 
 def energy_part(instance, result, time_limit: float) -> dict:
