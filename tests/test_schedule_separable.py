@@ -124,12 +124,36 @@ def test_a_separable_guided_plan_is_valid_and_beats_the_queue_baseline():
     from gpuplan.verify.schedule.rules import schedule_violations
     from gpuplan.verify.schedule.value import evaluate, schedule_facts
 
-    instance = generate_schedule(400, 20, 2, 2, 48, seed=2)
+    instance = generate_schedule(400, 20, 2, 2, 48, seed=3)   # asap fails on seeds 1, 2 (grid limits)
     idx, facts = build_schedule_index(instance), schedule_facts(instance)
     plan = guided(idx, separable_relaxed(idx, schedule_solve.WEIGHTS["cost"], "min"), "cost", passes=1)
     assert not plan.failed
     ev = evaluate(facts, plan.placements, plan.services, plan.nodes_on)
     assert schedule_violations(facts, ev) == []
     queue = asap(idx)
+    assert not queue.failed
     assert ev.objective_value("cost") < evaluate(facts, queue.placements, queue.services, queue.nodes_on).objective_value("cost")
     assert bound_of(instance, "cost") <= ev.objective_value("cost")
+
+
+def test_asap_improved_by_the_separable_guide_is_valid_and_cheaper():
+    from gpuplan.generate_schedule import generate_schedule
+    from gpuplan.heuristics.schedule import asap
+    from gpuplan.heuristics.schedule.baselines import deadline_order
+    from gpuplan.heuristics.schedule.guided import improved
+    from gpuplan.heuristics.schedule.periods import earliest
+    from gpuplan.verify.schedule.rules import schedule_violations
+    from gpuplan.verify.schedule.value import evaluate, schedule_facts
+
+    instance = generate_schedule(400, 20, 2, 2, 48, seed=3)   # asap fails on seeds 1, 2 (grid limits)
+    idx, facts = build_schedule_index(instance), schedule_facts(instance)
+    relaxed = separable_relaxed(idx, schedule_solve.WEIGHTS["cost"], "min")
+    plan = improved(idx, relaxed, "cost", deadline_order(idx), earliest, passes=3)
+    ev = evaluate(facts, plan.placements, plan.services, plan.nodes_on)
+    assert not plan.failed and schedule_violations(facts, ev) == []
+    queue = asap(idx)
+    assert not queue.failed
+    before = evaluate(facts, queue.placements, queue.services, queue.nodes_on)
+    assert ev.objective_value("cost") < before.objective_value("cost")
+    # no later than asap: the jobs it finished on time stay on time
+    assert ev.kpis["late_jobs"] <= before.kpis["late_jobs"] and ev.kpis["unfinished_jobs"] <= before.kpis["unfinished_jobs"]

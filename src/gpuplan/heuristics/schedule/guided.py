@@ -20,6 +20,7 @@ Pyomo-free: it reads numpy arrays the caller takes from the relaxation.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,23 @@ def guided(idx: ScheduleIndex, relaxed: Relaxed, objective: str = "cost", order:
         return plan
     for _ in range(passes):
         if not reinsert(idx, plan, rule, tracker):
+            break
+    return plan
+
+
+def improved(idx: ScheduleIndex, relaxed: Relaxed, objective: str, order: list[str], choose, passes: int,
+             until: float | None = None) -> Plan:
+    """Another rule's plan (e.g. asap: ``choose`` = earliest in deadline ``order``), then up to
+    ``passes`` rounds of re-placing each job by the guided rule with the others in place (none
+    begun after ``until``, perf_counter seconds): a plan whose order already keeps jobs on time,
+    moved towards the guide's cheaper periods."""
+    tracker = CapacityTracker(idx)
+    plan = list_schedule(idx, order, choose, tracker=tracker)
+    if plan.failed:
+        return plan
+    rule = Guided(idx, relaxed, objective, tracker)
+    for _ in range(passes):
+        if (until is not None and time.perf_counter() > until) or not reinsert(idx, plan, rule, tracker):
             break
     return plan
 

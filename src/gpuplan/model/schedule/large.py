@@ -24,7 +24,8 @@ import pandas as pd
 
 from ...heuristics.schedule import asap, carbon_aware
 from ...heuristics.schedule.baselines import deadline_order
-from ...heuristics.schedule.guided import Relaxed, guided, relaxed_order
+from ...heuristics.schedule.guided import Relaxed, guided, improved, relaxed_order
+from ...heuristics.schedule.periods import earliest
 from ...index.schedule import ScheduleIndex
 from ...solver import HighsSession, Relaxation, remaining, tighter_bound
 from .completion import build_completion, complete_by_rounding
@@ -42,6 +43,7 @@ RELAXATION_SHARE = 0.7     # of the time left, at most, for the fluid relaxation
 REPAIR_ROUNDS = 3          # guided plans per order: the first, then with its late jobs moved first
 COMPLETED_PLANS = 2        # the best plans (by their own services and nodes) completed by HiGHS
 REINSERT_PASSES = 2        # rounds of re-placing each job of a guided plan with the others in place
+IMPROVE_PASSES = 4         # rounds of re-placing the asap plan's jobs by a guide (tidal week: 121, 33, 13, 6 moved)
 GUIDED_SHARE = 0.5         # of the time left after the relaxation, at most, for beginning guided plans
 
 
@@ -112,6 +114,11 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     if separable is not None:
         guides.append(("separable-guided", separable))
     for label, relaxed in guides:
+        # asap first: its deadline order keeps jobs on time where capacity is contended (the
+        # guided orders can leave them late: tidal week), the guide then moves them to cheaper hours
+        plan = improved(idx, relaxed, request.objective, deadline_order(idx), earliest, IMPROVE_PASSES, until)
+        if not plan.failed:
+            plans[f"asap improved by the {label.replace('-guided', '')} guide"] = plan
         plans |= _guided_plans(idx, relaxed, request.objective, value_of, label, until)
     ranked = sorted((value_of(plan)[0], name) for name, plan in plans.items() if not plan.failed)
     values = {name: _signed(value, sense) for value, name in ranked}   # each plan with its own services and nodes
