@@ -15,7 +15,7 @@ import gpuplan as gp
 import gpuplan.model.schedule.large as large
 import gpuplan.model.schedule.solve as schedule_solve
 from gpuplan.index.schedule import build_schedule_index
-from gpuplan.model.schedule.separable import separable_bound, separable_relaxed
+from gpuplan.model.schedule.separable import lagrangian_bound, separable_bound, separable_relaxed
 from gpuplan.problems import get
 from schedule_cases import all_features, micro
 from test_schedule_brute import NEGATIVE_PRICES, tiny_schedules
@@ -32,7 +32,14 @@ def bound_of(instance, objective: str) -> float | None:
                            get("schedule").sense(objective))
 
 
+def lagrangian_of(instance, objective: str, target: float) -> float | None:
+    return lagrangian_bound(build_schedule_index(instance), schedule_solve.WEIGHTS[objective],
+                            get("schedule").sense(objective), target, None)
+
+
 def bounds_the_optimum(data: dict, objective: str) -> None:
+    """At the first prices, and at every price the subgradient steps visit on the way to a target
+    past the optimum (so that they keep moving): each bound at most the optimum."""
     solved = _exactly(data, objective)
     if solved is None or solved[1].status not in ("optimal", "infeasible"):
         return
@@ -42,6 +49,10 @@ def bounds_the_optimum(data: dict, objective: str) -> None:
         return   # a relaxation may or may not see it
     assert bound is not None, data
     assert _no_worse(bound, exact.objective, exact.sense), (objective, bound, exact.objective, data)
+    beyond = exact.objective + (1 if exact.sense == "min" else -1) * max(1.0, abs(exact.objective))
+    best = lagrangian_of(instance, objective, beyond)
+    assert _no_worse(best, exact.objective, exact.sense), (objective, best, exact.objective, data)
+    assert _no_worse(bound, best, exact.sense)   # the steps keep the best bound
 
 
 @SETTINGS
@@ -89,12 +100,38 @@ def test_nodes_always_on_are_a_constant():
     assert bound_of(instance, "cost") == pytest.approx(_exact(instance)) == pytest.approx(0.9 + 4 * 0.1)
 
 
-def test_coupling_is_what_it_drops():
-    # two jobs want the one cheap hour: alone each gets it, together one pays 10 more
+def test_coupling_is_what_it_drops_and_its_price_puts_back():
+    # two jobs want the one cheap hour: alone each gets it, together one pays 10 more; priced at
+    # 10 per GPU, the cheap hour costs each job as much as the dear one: the bound is the optimum
     instance = micro(prices=[1, 11], jobs=[{"id": "j", "work_gpu_hours": 1}, {"id": "k", "work_gpu_hours": 1}],
                      periods=2, facilities=[{"site": "a", "power_off": True}])
     assert bound_of(instance, "cost") == pytest.approx(2.0)
     assert _exact(instance) == pytest.approx(12.0)
+    assert lagrangian_of(instance, "cost", 12.0) == pytest.approx(12.0)
+
+
+def test_a_grid_limit_priced_moves_the_bound():
+    # two GPUs of 1 kW, a 1.5 kW limit in the cheap hour: one job runs there, the other pays 11;
+    # relaxed, 1.5 GPU-hours fit the cheap hour (1.5 + 0.5 x 11 = 7), which the priced limit finds
+    instance = micro(nodes=2, periods=2, prices=[1, 11], limits=[1.5, 10.0], idle_w=0.0,
+                     jobs=[{"id": "j", "work_gpu_hours": 1}, {"id": "k", "work_gpu_hours": 1}],
+                     facilities=[{"site": "a", "power_off": True}])
+    assert bound_of(instance, "cost") == pytest.approx(2.0)
+    assert _exact(instance) == pytest.approx(12.0)
+    assert lagrangian_of(instance, "cost", 12.0) == pytest.approx(7.0, rel=1e-4)
+
+
+def test_a_demand_charge_priced_at_the_peak_hour():
+    # one job of 1 kW for 1 h in two free hours, demand charge 10 per kW: the peak is 1 kW
+    # wherever it runs; relaxed, half in each hour has a peak of 0.5, and no price of the peak
+    # moves the bound past that (the relaxation's own optimum); three hours of price 0, 0, 1 and
+    # a job that fits only in the first two: the even spread's 10/3 per hour rises to 5 in each
+    instance = micro(periods=3, prices=[0, 0, 1], idle_w=0.0,
+                     jobs=[{"id": "j", "work_gpu_hours": 1, "deadline_h": 2.0}],
+                     facilities=[{"site": "a", "power_off": True, "demand_charge_per_kw": 10.0}])
+    assert bound_of(instance, "cost") == pytest.approx(10 / 3)
+    assert _exact(instance) == pytest.approx(10.0)
+    assert lagrangian_of(instance, "cost", 10.0) == pytest.approx(5.0, rel=1e-4)
 
 
 def test_the_large_path_without_its_relaxation_keeps_the_separable_bound(monkeypatch):
@@ -105,8 +142,7 @@ def test_the_large_path_without_its_relaxation_keeps_the_separable_bound(monkeyp
     assert result.status in ("feasible", "optimal") and result.bound is not None, result.message
     assert "separable bound" in result.message and "the fluid relaxation not tried" in result.message
     assert gp.verify(instance, result, raise_on_error=False) == []
-    assert result.bound <= result.objective + 1e-9
-    assert result.bound == pytest.approx(bound_of(instance, "cost"))
+    assert bound_of(instance, "cost") - 1e-9 <= result.bound <= result.objective + 1e-9   # priced: no weaker
 
 
 def test_the_separable_guide_runs_each_job_in_its_cheapest_periods():

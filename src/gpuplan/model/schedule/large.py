@@ -30,7 +30,7 @@ from ...index.schedule import ScheduleIndex
 from ...solver import HighsSession, Relaxation, remaining, tighter_bound
 from .completion import build_completion, complete_by_rounding
 from .fluid import build_fluid, mode_fractions
-from .separable import separable_bound, separable_relaxed
+from .separable import lagrangian_bound, separable_relaxed
 
 # Columns of the exact model above which it is not built: HiGHS did not solve the LP of a
 # 1,000,000-column schedule (10,000 GPUs, 500 jobs, 168 h) in 300 s; at 2,000 GPUs the exact path
@@ -44,6 +44,7 @@ REPAIR_ROUNDS = 3          # guided plans per order: the first, then with its la
 COMPLETED_PLANS = 2        # the best plans (by their own services and nodes) completed by HiGHS
 REINSERT_PASSES = 2        # rounds of re-placing each job of a guided plan with the others in place
 IMPROVE_PASSES = 4         # rounds of re-placing the asap plan's jobs by a guide (tidal week: 121, 33, 13, 6 moved)
+LAGRANGIAN_SHARE = 0.8     # of the time left after the plans, at most, for pricing the separable bound
 GUIDED_SHARE = 0.5         # of the time left after the relaxation, at most, for beginning guided plans
 
 
@@ -138,22 +139,26 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     value, name, placements, services, nodes_on, completed = best
     value = _signed(value, sense)
     how = "services, nodes and energy completed by HiGHS" if completed else "its own services and nodes"
-    bound, bound_text = _bound(idx, request.objective, sense, relaxation)
+    left = remaining(options, request.started)
+    bound, bound_text = _bound(idx, request.objective, sense, relaxation, value,
+                               None if left is None else LAGRANGIAN_SHARE * left)
     return LargePlan(placements, services, nodes_on, value, bound, relaxation.status,
                      f"large instance: the {name} plan's jobs, {how}; {bound_text}", values)
 
 
-def _bound(idx, objective: str, sense: str, relaxation: Relaxation) -> tuple[float | None, str]:
-    """The tighter of the fluid relaxation's bound (when solved) and the separable bound, and
-    where it comes from."""
+def _bound(idx, objective: str, sense: str, relaxation: Relaxation, target: float,
+           seconds: float | None) -> tuple[float | None, str]:
+    """The tighter of the fluid relaxation's bound (when solved) and the Lagrangian bound of the
+    separable relaxation (its prices stepped towards ``target``, the best plan's value, for at
+    most ``seconds``), and where it comes from."""
     from .solve import WEIGHTS
 
     fluid = relaxation.bound if relaxation.status == "optimal" else None
-    bound = tighter_bound(fluid, separable_bound(idx, WEIGHTS[objective], sense), sense)
+    bound = tighter_bound(fluid, lagrangian_bound(idx, WEIGHTS[objective], sense, target, seconds), sense)
     fluid_text = "" if fluid is not None else f"; the fluid relaxation {_ended(relaxation.status)}"
     if bound is None:
         return None, f"no bound{fluid_text}"
-    source = "the fluid relaxation" if bound == fluid else "the separable bound (each job and service alone)"
+    source = "the fluid relaxation" if bound == fluid else "the separable bound (each job and service alone, priced)"
     return bound, f"bound from {source}{fluid_text}"
 
 

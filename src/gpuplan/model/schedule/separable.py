@@ -1,21 +1,28 @@
 """The separable bound of the schedule: every job and every service priced alone, in numpy.
 
 The fluid relaxation (``fluid.py``) is an LP HiGHS must solve; above a few million columns it
-does not fit the time. This bound drops every row that couples jobs and services — capacity
-shared between them, the grid limit, the peak (kept as the mean) — and what remains falls apart into one tiny
-problem per job and per service period, each solved exactly in closed form
-(models/schedule.md, "Large instances"). It is weaker than the fluid relaxation where capacity
-or the grid binds, and far cheaper: seconds at 100,000 GPUs.
+does not fit the time. This bound moves every row that couples jobs and services — capacity
+shared between them, the grid limit, the peak — into the objective with a price (a Lagrangian
+relaxation), and what remains falls apart into one tiny problem per job and per service period,
+each solved exactly in closed form (models/schedule.md, "Large instances"). Any prices give a
+valid bound; ``lagrangian_bound`` improves them by subgradient steps while time lasts.
 
 Why each piece is a valid bound on every plan (objectives written as costs: a maximised
-objective negated):
+objective negated), for prices ``mu >= 0`` per busy GPU-period of a pool, ``nu >= 0`` per kW of
+facility power of a site and period with a grid limit, and ``lam >= 0`` per kW of a site's
+facility power in each period, summing over the periods to the demand charge:
 
+- Coupling rows priced: busy <= capacity adds ``mu * (busy - capacity)`` <= 0 to every plan's
+  cost, facility <= limit adds ``nu * (facility - limit)`` <= 0, and the demand charge times the
+  peak is at least ``sum_t lam_t * facility_t``. So IT power in (s, t) costs
+  ``kappa = PUE * (h * (price + carbon at its weights) + nu + lam)`` per kW, a busy GPU ``mu``
+  more, and the bound carries ``- sum mu * capacity - sum nu * limit``.
 - IT power. With busy + free = C * nodes_on, a pool's power is
   ``sum_busy (gpu_kw - idle + extra / C) + (C * idle + node_idle) * nodes_on``. Where nodes may
   be powered off and power costs (kappa >= 0), ``nodes_on >= busy / C``, so each busy GPU
   carries its node's share ``idle + node_idle / C`` (it draws ``gpu_kw + (extra + node_idle) / C``
-  in all); elsewhere nodes_on is at its upper end in
-  the best case (all nodes on, or on where power pays) and that part is a constant.
+  in all); elsewhere nodes_on is at its upper end in the best case (all nodes on, or on where
+  power pays) and that part is a constant.
 - A job's period. Its options deliver work ``w_o`` at cost ``c_o`` per period, at most one gang
   a period: any mix does at most ``max w_o`` work at no less than ``min c_o / w_o`` per unit
   (a split gang loses ``loss`` of its work, so where power pays the unit is divided by
@@ -26,64 +33,200 @@ objective negated):
   migration and wake-ups only add cost and are dropped.
 - A service period. Serving GPUs of each option up to the capacity, unmet demand at its cost:
   the cheapest per unit of demand first (and every GPU whose power pays).
-- Demand charges: a site's peak is at least its mean facility power over the periods, so the
-  charge adds ``demand_charge * PUE / T`` to the cost of each kW of IT power in each period.
 - Wake-ups, restarts and migrations: each at least zero, so zero.
+
+The first prices are zero, with the demand charge spread evenly (a peak is at least the mean).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...heuristics.schedule.guided import Relaxed
 from ...index.schedule import JobPlan, ScheduleIndex, ServicePlan, power_modes
 
-# Terms the bound counts at zero: valid only while each is at least zero in the cost form.
-DROPPED_TERMS = ("demand_charge", "wake_cost", "restart_cost", "migration_cost")   # demand charge: at its mean
+# Terms the bound counts at zero or through prices: valid only while each is at least zero in the cost form.
+DROPPED_TERMS = ("demand_charge", "wake_cost", "restart_cost", "migration_cost")
+SUBGRADIENT_STEPS = 60       # at most, for lagrangian_bound
+STEP_SCALE = 1.0             # Polyak step's first scale, halved after HALVE_AFTER steps without a better bound
+HALVE_AFTER = 3
+
+
+@dataclass
+class Prices:
+    """Lagrange multipliers of the coupling rows (module docstring)."""
+
+    gpu: dict[tuple[str, str], np.ndarray]      # mu per busy GPU, per pool and period
+    grid: dict[str, np.ndarray]                 # nu per kW of facility power, per site and period (0 without a limit)
+    peak: dict[str, np.ndarray]                 # lam per kW of facility power, per site and period
+
+
+@dataclass
+class Priced:
+    """The bound (as a cost) at some prices and the relaxed solution behind it."""
+
+    value: float
+    jobs: dict[str, "JobAlone"]
+    busy: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)    # GPUs per pool and period
+    facility_kw: dict[str, np.ndarray] = field(default_factory=dict)         # per site and period
 
 
 def separable_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str) -> float | None:
-    """A bound on the objective of every plan (below for "min", above for "max"); None when the
-    relaxed problem has no solution (a required job or hard service that cannot be served alone:
-    no plan exists) or a weight leaves a dropped term negative."""
-    priced = _priced(idx, weights, sense)
-    return None if priced is None else (1.0 if sense == "min" else -1.0) * priced[0]
+    """A bound on the objective of every plan (below for "min", above for "max") at the first
+    prices; None when the relaxed problem has no solution (a required job or hard service that
+    cannot be served alone: no plan exists) or a weight leaves a dropped term negative."""
+    cost = _cost_form(weights, sense)
+    priced = None if cost is None else _priced(idx, cost, first_prices(idx, cost))
+    return None if priced is None else _sign(sense) * priced.value
 
 
-def _priced(idx: ScheduleIndex, weights: dict[str, float], sense: str) -> tuple[float, dict[str, JobAlone]] | None:
-    """The bound as a cost (a maximised objective negated) and each job alone; None as above."""
-    sign = 1.0 if sense == "min" else -1.0
-    cost = {name: sign * weight for name, weight in weights.items()}
-    if any(cost.get(name, 0.0) < 0 for name in DROPPED_TERMS):
+def lagrangian_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str, target: float | None,
+                     seconds: float | None) -> float | None:
+    """The best bound of subgradient steps on the prices from the first ones (Polyak steps
+    towards ``target``, the best plan's value; at most SUBGRADIENT_STEPS, none begun after
+    ``seconds``). Every step's bound is valid; the best is returned. None as for separable_bound."""
+    cost = _cost_form(weights, sense)
+    if cost is None:
         return None
-    kappa = _kw_cost(idx, cost)
+    started = time.perf_counter()
+    fixed = Fixed.of(idx)
+    prices = first_prices(idx, cost)
+    priced = _priced(idx, cost, prices, fixed)
+    if priced is None:
+        return None
+    best = priced.value
+    if target is None or not np.isfinite(target):
+        return _sign(sense) * best
+    goal, scale, idle = _sign(sense) * target, STEP_SCALE, 0
+    for _ in range(SUBGRADIENT_STEPS):
+        if seconds is not None and time.perf_counter() - started > seconds:
+            break
+        gap = goal - priced.value
+        if gap <= 1e-9 * max(1.0, abs(goal)):
+            break
+        step = _step(idx, prices, priced, fixed, scale * gap)
+        if step is None:
+            break
+        priced = _priced(idx, cost, step, fixed)
+        if priced is None:
+            break
+        prices = step
+        if priced.value > best + 1e-9 * max(1.0, abs(best)):
+            best, idle = priced.value, 0
+        else:
+            idle += 1
+            if idle >= HALVE_AFTER:
+                scale, idle = scale / 2, 0
+    return _sign(sense) * best
+
+
+def _sign(sense: str) -> float:
+    return 1.0 if sense == "min" else -1.0
+
+
+def _cost_form(weights: dict[str, float], sense: str) -> dict[str, float] | None:
+    cost = {name: _sign(sense) * weight for name, weight in weights.items()}
+    return None if any(cost.get(name, 0.0) < 0 for name in DROPPED_TERMS) else cost
+
+
+def first_prices(idx: ScheduleIndex, cost: dict[str, float]) -> Prices:
+    """Zero, with each site's demand charge spread evenly over the periods."""
+    T = idx.periods
+    charge = {s: cost.get("demand_charge", 0.0) * idx.energy.demand_charge.get(s, 0.0) for s in idx.sites}
+    return Prices(gpu={pool: np.zeros(T) for pool in idx.pairs}, grid={s: np.zeros(T) for s in idx.sites},
+                  peak={s: np.full(T, charge[s] / T) for s in idx.sites})
+
+
+@dataclass
+class Fixed:
+    """What the prices do not change, as arrays: GPUs per pool and period, grid limit (inf where
+    none) and PUE per site and period."""
+
+    caps: dict[tuple[str, str], np.ndarray]
+    limits: dict[str, np.ndarray]
+    pue: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, idx: ScheduleIndex) -> "Fixed":
+        T = range(idx.periods)
+        return cls(caps={(s, g): np.array([idx.cap_gpus(s, g, t) for t in T], dtype=float) for s, g in idx.pairs},
+                   limits={s: np.array([idx.energy.grid_limit_kw.get((s, t), np.inf) for t in T]) for s in idx.sites},
+                   pue={s: np.array([idx.energy.pue[s, t] for t in T]) for s in idx.sites})
+
+
+def _step(idx, prices: Prices, priced: Priced, fixed: Fixed, length: float) -> Prices | None:
+    """Prices moved along the subgradient (the coupling rows' excess in the relaxed solution)
+    by a Polyak step of ``length`` / |g|^2, projected back on their domains."""
+    caps, limits = fixed.caps, fixed.limits
+    g_gpu = {pool: priced.busy.get(pool, np.zeros(idx.periods)) - caps[pool] for pool in idx.pairs}
+    g_grid = {s: np.where(np.isfinite(limits[s]), priced.facility_kw[s] - np.where(np.isfinite(limits[s]), limits[s], 0.0), 0.0)
+              for s in idx.sites}
+    # the peak's prices stay on their simplex: only the part of the facility power off its mean moves them
+    g_peak = {s: (priced.facility_kw[s] - priced.facility_kw[s].mean()) if prices.peak[s].sum() > 0
+              else np.zeros(idx.periods) for s in idx.sites}
+    # a price at zero whose row is slack cannot move: leave it out of the norm
+    g_gpu = {pool: np.where((prices.gpu[pool] <= 0) & (g < 0), 0.0, g) for pool, g in g_gpu.items()}
+    g_grid = {s: np.where((prices.grid[s] <= 0) & (g < 0), 0.0, g) for s, g in g_grid.items()}
+    norm = sum(float(g @ g) for part in (g_gpu, g_grid, g_peak) for g in part.values())
+    if norm <= 0:
+        return None
+    t = length / norm
+    return Prices(gpu={pool: np.maximum(0.0, prices.gpu[pool] + t * g) for pool, g in g_gpu.items()},
+                  grid={s: np.maximum(0.0, prices.grid[s] + t * g) for s, g in g_grid.items()},
+                  peak={s: _onto_simplex(prices.peak[s] + t * g_peak[s], prices.peak[s].sum()) for s in idx.sites})
+
+
+def _onto_simplex(v: np.ndarray, total: float) -> np.ndarray:
+    """The nearest point to ``v`` with entries >= 0 summing to ``total`` (sort-based projection)."""
+    if total <= 0:
+        return np.zeros_like(v)
+    u = np.sort(v)[::-1]
+    cumulative = np.cumsum(u) - total
+    rho = np.nonzero(u - cumulative / np.arange(1, len(v) + 1) > 0)[0][-1]
+    return np.maximum(v - cumulative[rho] / (rho + 1), 0.0)
+
+
+def _priced(idx: ScheduleIndex, cost: dict[str, float], prices: Prices, fixed: Fixed | None = None) -> Priced | None:
+    """The bound (as a cost) at ``prices`` with the relaxed solution; None when a job or service
+    alone has no solution."""
+    fixed = fixed or Fixed.of(idx)
+    caps, limits = fixed.caps, fixed.limits
+    kappa = _kw_cost(idx, cost, prices)
     share = _busy_share(idx, kappa)
     total = _node_constant(idx, kappa)
+    total -= sum(float(prices.gpu[pool] @ caps[pool]) for pool in idx.pairs)
+    total -= sum(float(prices.grid[s] @ np.where(np.isfinite(limits[s]), limits[s], 0.0)) for s in idx.sites)
+    it_kw = {s: np.zeros(idx.periods) for s in idx.sites}
+    busy = {pool: np.zeros(idx.periods) for pool in idx.pairs}
+    _node_power(idx, kappa, it_kw)
     jobs = {}
     for job in idx.jobs:
-        alone = _job_bound(idx, job, kappa, share, cost)
+        alone = _job_bound(job, kappa, share, cost, prices.gpu, caps)
         if alone is None:
             return None
         jobs[job.id] = alone
         total += alone.value
+        _job_use(job, alone, share, busy, it_kw)
     for service in idx.services:
-        value = _service_bound(idx, service, kappa, share, cost)
+        value = _service_bound(idx, service, kappa, share, cost, prices.gpu, caps, busy, it_kw)
         if value is None:
             return None
         total += value
-    return total, jobs
+    facility = {s: it_kw[s] * fixed.pue[s] for s in idx.sites}
+    return Priced(total, jobs, busy, facility)
 
 
-def _kw_cost(idx: ScheduleIndex, cost: dict[str, float]) -> dict[str, np.ndarray]:
-    """Per site: the objective's cost of 1 kW of IT power in each period."""
+def _kw_cost(idx: ScheduleIndex, cost: dict[str, float], prices: Prices) -> dict[str, np.ndarray]:
+    """Per site: the objective's cost of 1 kW of IT power in each period, with the prices of
+    facility power (grid limit, peak)."""
     data, h, T = idx.energy, idx.energy.hours, idx.periods
     per_kg = cost.get("carbon_kg", 0.0) + cost.get("carbon_cost", 0.0) * data.carbon_price_per_t / 1000
-    # a site's peak is at least its mean facility power: the demand charge as a cost per kW-period
-    peak = {s: cost.get("demand_charge", 0.0) * data.demand_charge.get(s, 0.0) / T for s in idx.sites}
     return {s: np.array([data.pue[s, t] * (h * (cost.get("energy_cost", 0.0) * data.price[s, t]
-                                                + per_kg * data.carbon_g[s, t] / 1000) + peak[s])
+                                                + per_kg * data.carbon_g[s, t] / 1000)
+                                           + prices.grid[s][t] + prices.peak[s][t])
                          for t in range(T)]) for s in idx.sites}
 
 
@@ -103,16 +246,21 @@ def _busy_share(idx: ScheduleIndex, kappa) -> dict[tuple[str, str], np.ndarray]:
     return share
 
 
+def _node_kw(idx: ScheduleIndex, s: str, g: str, kappa) -> np.ndarray:
+    """Per period: the idle power of every node of the pool where it is not carried by busy GPUs
+    (all nodes are on where they cannot be powered off; where power pays, on is the cheapest)."""
+    per_node = idx.gpus_per_node[s, g] * idx.idle_kw[g] + idx.node_idle_kw[s]
+    nodes = np.array([idx.cap_nodes[s, g, t] for t in range(idx.periods)])
+    return np.where(_attributed(idx, s, kappa[s]), 0.0, per_node * nodes)
+
+
 def _node_constant(idx: ScheduleIndex, kappa) -> float:
-    """The nodes' idle power where it is not carried by busy GPUs: every node on (all are on
-    where they cannot be powered off; where power pays, on is the cheapest)."""
-    total = 0.0
+    return float(sum(kappa[s] @ _node_kw(idx, s, g, kappa) for s, g in idx.pairs))
+
+
+def _node_power(idx: ScheduleIndex, kappa, it_kw) -> None:
     for s, g in idx.pairs:
-        per_node = idx.gpus_per_node[s, g] * idx.idle_kw[g] + idx.node_idle_kw[s]
-        nodes = np.array([idx.cap_nodes[s, g, t] for t in range(idx.periods)])
-        free = ~_attributed(idx, s, kappa[s])
-        total += float(np.sum(kappa[s][free] * per_node * nodes[free]))
-    return total
+        it_kw[s] += _node_kw(idx, s, g, kappa)
 
 
 @dataclass
@@ -125,7 +273,7 @@ class JobAlone:
     option: np.ndarray
 
 
-def _job_periods(idx: ScheduleIndex, job: JobPlan, kappa, share) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _job_periods(job: JobPlan, kappa, share, gpu_price, caps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per allowed period: the most work the job can do in it, the least cost per unit of work
     and the option with that unit cost."""
     periods = np.array(job.periods)
@@ -135,9 +283,11 @@ def _job_periods(idx: ScheduleIndex, job: JobPlan, kappa, share) -> tuple[np.nda
     unit = np.full(len(periods), np.inf)
     best = np.full(len(periods), -1)
     for position, option in enumerate(job.options):
-        cap = np.array([idx.cap_gpus(option.site, option.gpu_type, t) for t in periods])
+        pool = (option.site, option.gpu_type)
+        cap = caps[pool][periods]
         usable = np.ones(len(periods), dtype=bool) if splits else cap >= option.gpus
-        cost = kappa[option.site][periods] * (option.gpu_kw + option.gpus * share[option.site, option.gpu_type][periods])
+        cost = (kappa[option.site][periods] * (option.gpu_kw + option.gpus * share[pool][periods])
+                + option.gpus * gpu_price[pool][periods])
         capacity = np.where(usable, np.maximum(capacity, option.work), capacity)
         cheaper = usable & (cost / option.work < unit)
         unit, best = np.where(cheaper, cost / option.work, unit), np.where(cheaper, position, best)
@@ -147,10 +297,11 @@ def _job_periods(idx: ScheduleIndex, job: JobPlan, kappa, share) -> tuple[np.nda
     return capacity, unit, best
 
 
-def _job_bound(idx: ScheduleIndex, job: JobPlan, kappa, share, cost) -> JobAlone | None:
+def _job_bound(job: JobPlan, kappa, share, cost, gpu_price, caps) -> JobAlone | None:
     """The least cost of the job alone: finishing in its best period, or (if allowed) not at all."""
     n = len(job.periods) if job.options else 0
-    capacity, unit, option = _job_periods(idx, job, kappa, share) if n else (np.zeros(0), np.zeros(0), np.zeros(0, int))
+    capacity, unit, option = (_job_periods(job, kappa, share, gpu_price, caps) if n
+                              else (np.zeros(0), np.zeros(0), np.zeros(0, int)))
     best = JobAlone(np.inf, np.zeros(n), option)
     if not job.required:
         best.value, best.work = _paying_work(capacity, unit, job.work)
@@ -189,20 +340,31 @@ def _paying_work(capacity: np.ndarray, unit: np.ndarray, work: float) -> tuple[f
     return float((taken * unit[order]).sum()), done
 
 
+def _job_use(job: JobPlan, alone: JobAlone, share, busy, it_kw) -> None:
+    """The relaxed job's busy GPUs and IT power, added per pool / site and period."""
+    for k, t in enumerate(job.periods):
+        if alone.work[k] <= 0 or alone.option[k] < 0:
+            continue
+        option = job.options[alone.option[k]]
+        runs = alone.work[k] / option.work          # gang-periods of the option doing that work
+        busy[option.site, option.gpu_type][t] += runs * option.gpus
+        it_kw[option.site][t] += runs * (option.gpu_kw + option.gpus * share[option.site, option.gpu_type][t])
+
+
 def separable_relaxed(idx: ScheduleIndex, weights: dict[str, float], sense: str) -> Relaxed | None:
     """The separable bound's best case as a relaxation's values for the guided plans (where the
     fluid relaxation is not solved): each job's work share per pool and period in its cheapest
     periods, and the mean throughput fraction of the modes it picks there. None when there is
     no bound."""
-    priced = _priced(idx, weights, sense)
+    cost = _cost_form(weights, sense)
+    priced = None if cost is None else _priced(idx, cost, first_prices(idx, cost))
     if priced is None:
         return None
-    jobs = priced[1]
     betas = {g: {m.id: m.throughput_fraction for m in modes} for g, modes in power_modes(idx.instance).items()}
     share: dict[tuple[str, str, str], np.ndarray] = {}
     gpus, delivered = {}, {}
     for job in idx.jobs:
-        alone = jobs[job.id]
+        alone = priced.jobs[job.id]
         for k, t in enumerate(job.periods):
             if alone.work[k] <= 0 or alone.option[k] < 0:
                 continue
@@ -216,8 +378,10 @@ def separable_relaxed(idx: ScheduleIndex, weights: dict[str, float], sense: str)
     return Relaxed(share, mean)
 
 
-def _service_bound(idx: ScheduleIndex, service: ServicePlan, kappa, share, cost) -> float | None:
-    """The least cost of each period of the service alone."""
+def _service_bound(idx: ScheduleIndex, service: ServicePlan, kappa, share, cost, gpu_price, caps, busy,
+                   it_kw) -> float | None:
+    """The least cost of each period of the service alone; its GPUs and IT power are added to
+    ``busy`` and ``it_kw``."""
     unmet_unit = (cost.get("unmet_service_cost", 0.0) * service.unmet_cost_per_gpu_hour * idx.hours
                   if service.unmet_cost_per_gpu_hour is not None else None)
     total = 0.0
@@ -225,22 +389,29 @@ def _service_bound(idx: ScheduleIndex, service: ServicePlan, kappa, share, cost)
         demand = service.demand[t]
         if demand <= 0 and not idx.energy_can_pay:
             continue
-        pieces = []   # (cost per unit of demand, units, cost per GPU)
+        pieces = []   # (cost per unit of demand, units, cost per GPU, GPUs, option)
         for option in service.options:
-            gpus = idx.cap_gpus(option.site, option.gpu_type, t)
+            pool = (option.site, option.gpu_type)
+            gpus = caps[pool][t]
             if gpus <= 0:
                 continue
-            per_gpu = kappa[option.site][t] * (option.gpu_kw + share[option.site, option.gpu_type][t])
-            pieces.append((per_gpu / option.capacity_per_gpu, gpus * option.capacity_per_gpu, per_gpu, gpus))
+            per_gpu = kappa[option.site][t] * (option.gpu_kw + share[pool][t]) + gpu_price[pool][t]
+            pieces.append((per_gpu / option.capacity_per_gpu, gpus * option.capacity_per_gpu, per_gpu, gpus, option))
         left = demand
-        for per_unit, units, per_gpu, gpus in sorted(pieces):
+        for per_unit, units, per_gpu, gpus, option in sorted(pieces, key=lambda piece: piece[0]):
             if per_gpu < 0:                      # power that pays: every GPU serves
-                total += per_gpu * gpus
+                served_gpus = gpus
                 left -= units
             elif left > 1e-12 and (unmet_unit is None or per_unit < unmet_unit):
                 served = min(units, left)
-                total += per_unit * served
+                served_gpus = served / option.capacity_per_gpu
                 left -= served
+            else:
+                continue
+            total += per_gpu * served_gpus
+            pool = (option.site, option.gpu_type)
+            busy[pool][t] += served_gpus
+            it_kw[option.site][t] += served_gpus * (option.gpu_kw + share[pool][t])
         if left > 1e-9:
             if unmet_unit is None:
                 return None
