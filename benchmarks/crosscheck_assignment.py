@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))

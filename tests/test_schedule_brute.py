@@ -20,7 +20,6 @@ import math
 import re
 
 import numpy as np
-import pytest
 from hypothesis import currently_in_test_context
 from hypothesis import HealthCheck, event, example, given, reject, settings, target
 from hypothesis import strategies as st

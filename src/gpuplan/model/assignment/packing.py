@@ -18,7 +18,7 @@ from .nodes import add_node_variables, add_node_rows
 
 def add_packing(built) -> None:
     m, idx = built.model, built.index
-    classes, nodes, groups = idx.classes, idx.nodes, idx.groups
+    classes, groups = idx.classes, idx.groups
     jobs = {job.id: job for job in built.instance.jobs}
     pack = {(p.group, p.gpu_class): p for p in idx.pack if classes[p.gpu_class].mode != "assign"}
 

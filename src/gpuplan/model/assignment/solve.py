@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass, field
 
 import pandas as pd
-import pyomo.environ as pyo
 
 from ...heuristics.assignment import GreedyOutcome, greedy
 from ...index.node_grant import NodeGrant

@@ -7,7 +7,6 @@ exist only for objectives that value jobs (throughput, cost).
 
 from __future__ import annotations
 
-from collections import defaultdict
 
 import pyomo.environ as pyo
 
