@@ -193,3 +193,13 @@ def test_asap_improved_by_the_separable_guide_is_valid_and_cheaper():
     assert ev.objective_value("cost") < before.objective_value("cost")
     # no later than asap: the jobs it finished on time stay on time
     assert ev.kpis["late_jobs"] <= before.kpis["late_jobs"] and ev.kpis["unfinished_jobs"] <= before.kpis["unfinished_jobs"]
+
+
+def test_a_time_limit_too_short_for_the_relaxation_leaves_it_to_the_priced_bound(monkeypatch):
+    monkeypatch.setattr(schedule_solve, "LARGE_COLUMNS", -1)
+    monkeypatch.setattr(large, "FLUID_SECONDS_PER_COLUMN", 1e3)   # every relaxation "too slow"
+    instance = all_features()
+    result = gp.solve(instance, problem="schedule", time_limit=30)
+    assert result.status in ("feasible", "optimal") and result.bound is not None, result.message
+    assert "the fluid relaxation not tried" in result.message and "would take about" in result.message
+    assert "build_s" not in result.timings and result.bound <= result.objective + 1e-9

@@ -39,6 +39,11 @@ LARGE_COLUMNS = 100_000
 # Job columns of the fluid relaxation above which it is not built: at 414,571 (10,000 GPUs, 500
 # jobs, 168 h) HiGHS's interior point took 140 s on 2 cores; ten times that does not fit 300 s.
 FLUID_COLUMNS = 1_500_000
+# Seconds per fluid job column of build, hand-off and interior point together, measured here:
+# 95 s at 10,000 GPUs (285,034 columns: 3.3e-4), 43 s on the tidal week (120,031: 3.6e-4); a
+# limit too short for it leaves the time to the plans and the priced separable bound instead of
+# an unfinished LP.
+FLUID_SECONDS_PER_COLUMN = 3e-4
 RELAXATION_SHARE = 0.7     # of the time left, at most, for the fluid relaxation: the plans need the rest
 REPAIR_ROUNDS = 3          # guided plans per order: the first, then with its late jobs moved first
 COMPLETED_PLANS = 2        # the best plans (by their own services and nodes) completed by HiGHS
@@ -82,8 +87,13 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
 
     options = request.options
     columns = fluid_columns(idx)
+    left = remaining(options, request.started)
+    expected = columns * FLUID_SECONDS_PER_COLUMN
     if columns > FLUID_COLUMNS:
         relaxation = Relaxation(f"not tried: its {columns:,} job columns are above {FLUID_COLUMNS:,}", None, 0.0)
+    elif left is not None and expected > RELAXATION_SHARE * left:
+        relaxation = Relaxation(f"not tried: its {columns:,} job columns would take about {expected:.0f} s, "
+                                f"more than {RELAXATION_SHARE:.0%} of the {left:.0f} s left", None, 0.0)
     else:
         tick = time.perf_counter()
         fluid = build_fluid(idx, request.objective, sense, weights)
