@@ -5,6 +5,7 @@ solution or the tables a plot needs are refused by name."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 import warnings
 
 import matplotlib
@@ -13,6 +14,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.patches import StepPatch  # noqa: E402
@@ -277,3 +279,14 @@ def test_a_schedule_without_jobs_draws_services_and_an_empty_timeline():
         np.testing.assert_array_equal(bar_heights(plot.gpu_use(result, instance))["services"], [1, 0, 1])
         ax = plot.job_timeline(result, instance)
     assert ax.get_yticklabels() == [] and ax.containers == [] and ax.get_legend() is None
+
+
+def test_job_runs_count_a_split_gangs_period_once_per_site():
+    placements = pd.DataFrame(
+        [("j", "a", "g", 0, 2, "full"), ("j", "a", "h", 0, 1, "full"), ("j", "a", "g", 1, 2, "full"),
+         ("j", "a", "h", 1, 1, "full"), ("j", "b", "g", 1, 1, "full"), ("k", "a", "g", 3, 1, "full")],
+        columns=["job", "site", "gpu_type", "period", "gpus", "power_mode"])
+    runs = plot.job_runs(SimpleNamespace(placements=placements))
+    assert runs.to_dict("records") == [
+        {"job": "j", "site": "a", "first": 0, "periods": 2}, {"job": "j", "site": "b", "first": 1, "periods": 1},
+        {"job": "k", "site": "a", "first": 3, "periods": 1}]

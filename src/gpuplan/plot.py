@@ -438,8 +438,9 @@ def gpus_on(result: Result, instance: Instance) -> pd.Series:
 
 def job_runs(result: Result) -> pd.DataFrame:
     """``result.placements`` merged into runs: one row (job, site, first period, periods) per
-    stretch of consecutive periods a job spends at one site."""
-    rows = result.placements.sort_values(["job", "period"])
+    stretch of consecutive periods a job spends at one site. A split gang's rows of one period
+    (several GPU types at a site, or several sites) count once per site."""
+    rows = result.placements[["job", "site", "period"]].drop_duplicates().sort_values(["job", "site", "period"])
     new_run = ((rows.job != rows.job.shift()) | (rows.site != rows.site.shift())
                | (rows.period != rows.period.shift() + 1))
     runs = rows.groupby(new_run.cumsum().to_numpy()).agg(
