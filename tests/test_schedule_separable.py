@@ -88,6 +88,14 @@ def test_tardiness_against_cheap_late_hours_is_priced_exactly():
     assert bound_of(instance, "cost") == pytest.approx(_exact(instance)) == pytest.approx(5.0)
 
 
+@pytest.mark.parametrize("preemptible, optimum", [(True, 1 + 1 + 5), (False, 1 + 9)])
+def test_restarts_and_contiguity_are_priced_in_whole_periods(preemptible, optimum):
+    # 2 GPU-hours over prices 1 9 1: the cheap hours apart cost a resume (5), a contiguous run the dear hour
+    instance = micro(periods=3, prices=[1, 9, 1], idle_w=0.0, facilities=[{"site": "a", "power_off": True}],
+                     jobs=[{"id": "j", "work_gpu_hours": 2, "restart_cost": 5.0, "preemptible": preemptible}])
+    assert bound_of(instance, "cost") == pytest.approx(_exact(instance)) == pytest.approx(optimum)
+
+
 def test_one_service_alone_is_priced_exactly():
     instance = micro(nodes=2, prices=[1, 2, 3, 4], services=[{"id": "v", "utilization": 1.0}],
                      demand=[("v", [1, 2, 0, 1])], facilities=[{"site": "a", "power_off": True}])

@@ -29,7 +29,11 @@ facility power in each period, summing over the periods to the demand charge:
   ``1 - loss``). A period with too few GPUs for the gang offers nothing (unless it may split).
 - A job. It finishes in some allowed period F (tardiness ``finish_cost[F]``, value earned) with
   its work done in periods up to F, or (if not required) it does not finish and does at most
-  its work. The cheapest periods first is exact for the relaxed job; restarts, contiguity,
+  its work. The cheapest periods first is exact for the relaxed job. Once more at the final
+  prices (and for ``separable_bound``) a finish is also priced in whole periods: a plan runs
+  whole periods, at least ``ceil(work / most work of a period)`` of them, each at least its
+  cheapest option's cost, with the restart cost at each resume (none allowed for a
+  non-preemptible job) — a small dynamic program; a finish costs at least both. Overhead work,
   migration and wake-ups only add cost and are dropped.
 - A service period. Serving GPUs of each option up to the capacity, unmet demand at its cost:
   the cheapest per unit of demand first (and every GPU whose power pays).
@@ -79,7 +83,7 @@ def separable_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str) -
     prices; None when the relaxed problem has no solution (a required job or hard service that
     cannot be served alone: no plan exists) or a weight leaves a dropped term negative."""
     cost = _cost_form(weights, sense)
-    priced = None if cost is None else _priced(idx, cost, first_prices(idx, cost))
+    priced = None if cost is None else _priced(idx, cost, first_prices(idx, cost), whole_periods=True)
     return None if priced is None else _sign(sense) * priced.value
 
 
@@ -97,10 +101,19 @@ def lagrangian_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str, 
     priced = _priced(idx, cost, prices, fixed)
     if priced is None:
         return None
-    best = priced.value
-    if target is None or not np.isfinite(target):
-        return _sign(sense) * best
-    goal, scale, idle = _sign(sense) * target, STEP_SCALE, 0
+    best, best_prices = priced.value, prices
+    if target is not None and np.isfinite(target):
+        best, best_prices = _subgradient(idx, cost, prices, priced, fixed, _sign(sense) * target, started, seconds)
+    # the best prices once more with each job's finish in whole periods with its restarts
+    tighter = _priced(idx, cost, best_prices, fixed, whole_periods=True)
+    return _sign(sense) * max(best, tighter.value if tighter is not None else -np.inf)
+
+
+def _subgradient(idx, cost, prices: Prices, priced: Priced, fixed: Fixed, goal: float, started: float,
+                 seconds: float | None) -> tuple[float, Prices]:
+    """Polyak steps from ``prices`` towards ``goal`` (module docstring); the best bound and its prices."""
+    best, best_prices = priced.value, prices
+    scale, idle = STEP_SCALE, 0
     for _ in range(SUBGRADIENT_STEPS):
         if seconds is not None and time.perf_counter() - started > seconds:
             break
@@ -115,12 +128,12 @@ def lagrangian_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str, 
             break
         prices = step
         if priced.value > best + 1e-9 * max(1.0, abs(best)):
-            best, idle = priced.value, 0
+            best, best_prices, idle = priced.value, prices, 0
         else:
             idle += 1
             if idle >= HALVE_AFTER:
                 scale, idle = scale / 2, 0
-    return _sign(sense) * best
+    return best, best_prices
 
 
 def _sign(sense: str) -> float:
@@ -189,9 +202,11 @@ def _onto_simplex(v: np.ndarray, total: float) -> np.ndarray:
     return np.maximum(v - cumulative[rho] / (rho + 1), 0.0)
 
 
-def _priced(idx: ScheduleIndex, cost: dict[str, float], prices: Prices, fixed: Fixed | None = None) -> Priced | None:
+def _priced(idx: ScheduleIndex, cost: dict[str, float], prices: Prices, fixed: Fixed | None = None,
+            whole_periods: bool = False) -> Priced | None:
     """The bound (as a cost) at ``prices`` with the relaxed solution; None when a job or service
-    alone has no solution."""
+    alone has no solution. ``whole_periods``: each job's finish also priced in whole periods with
+    its restarts (tighter, slower; the relaxed solution stays the fractional one)."""
     fixed = fixed or Fixed.of(idx)
     caps, limits = fixed.caps, fixed.limits
     kappa = _kw_cost(idx, cost, prices)
@@ -204,7 +219,7 @@ def _priced(idx: ScheduleIndex, cost: dict[str, float], prices: Prices, fixed: F
     _node_power(idx, kappa, it_kw)
     jobs = {}
     for job in idx.jobs:
-        alone = _job_bound(job, kappa, share, cost, prices.gpu, caps)
+        alone = _job_bound(job, kappa, share, cost, prices.gpu, caps, whole_periods)
         if alone is None:
             return None
         jobs[job.id] = alone
@@ -282,6 +297,7 @@ def _job_periods(job: JobPlan, kappa, share, gpu_price, caps) -> tuple[np.ndarra
     capacity = np.zeros(len(periods))
     unit = np.full(len(periods), np.inf)
     best = np.full(len(periods), -1)
+    whole = np.full(len(periods), np.inf)     # least cost of running a whole period
     for position, option in enumerate(job.options):
         pool = (option.site, option.gpu_type)
         cap = caps[pool][periods]
@@ -289,19 +305,21 @@ def _job_periods(job: JobPlan, kappa, share, gpu_price, caps) -> tuple[np.ndarra
         cost = (kappa[option.site][periods] * (option.gpu_kw + option.gpus * share[pool][periods])
                 + option.gpus * gpu_price[pool][periods])
         capacity = np.where(usable, np.maximum(capacity, option.work), capacity)
+        whole = np.where(usable, np.minimum(whole, cost), whole)
         cheaper = usable & (cost / option.work < unit)
         unit, best = np.where(cheaper, cost / option.work, unit), np.where(cheaper, position, best)
     if splits:   # a split gang's work is (1 - loss) of its GPUs': where power pays, each unit pays more
         unit = np.where(unit < 0, unit / (1 - loss), unit)
     unit[capacity == 0] = 0.0
-    return capacity, unit, best
+    return capacity, unit, best, whole
 
 
-def _job_bound(job: JobPlan, kappa, share, cost, gpu_price, caps) -> JobAlone | None:
-    """The least cost of the job alone: finishing in its best period, or (if allowed) not at all."""
+def _job_bound(job: JobPlan, kappa, share, cost, gpu_price, caps, whole_periods: bool = False) -> JobAlone | None:
+    """The least cost of the job alone: finishing in its best period, or (if allowed) not at all.
+    With ``whole_periods``, a finish also counts the job's restarts (``_finish_in_whole_periods``)."""
     n = len(job.periods) if job.options else 0
-    capacity, unit, option = (_job_periods(job, kappa, share, gpu_price, caps) if n
-                              else (np.zeros(0), np.zeros(0), np.zeros(0, int)))
+    capacity, unit, option, whole = (_job_periods(job, kappa, share, gpu_price, caps) if n
+                                     else (np.zeros(0), np.zeros(0), np.zeros(0, int), np.zeros(0)))
     best = JobAlone(np.inf, np.zeros(n), option)
     if not job.required:
         best.value, best.work = _paying_work(capacity, unit, job.work)
@@ -326,7 +344,42 @@ def _job_bound(job: JobPlan, kappa, share, cost, gpu_price, caps) -> JobAlone | 
             best.value = float(finish[f])
             best.work = np.zeros(n)
             best.work[order] = paid[f] + taken[f]
+        if whole_periods and not job.splits and np.isfinite(best.value):
+            restart = np.inf if not job.preemptible else cost.get("restart_cost", 0.0) * job.restart_cost
+            periods = max(1, int(np.ceil(job.work / capacity.max() - 1e-9))) if capacity.max() > 0 else n + 1
+            whole_finish = _finish_in_whole_periods(whole, periods, restart, tardiness + earned)
+            # a finish is at least both relaxations; the better of finishing and not finishing
+            unfinished = _paying_work(capacity, unit, job.work)[0] if not job.required else np.inf
+            best.value = min(max(float(finish.min()), whole_finish), unfinished)
     return best if np.isfinite(best.value) else None
+
+
+def _finish_in_whole_periods(whole: np.ndarray, periods: int, restart: float, finish_cost: np.ndarray) -> float:
+    """The least cost of running ``periods`` or more whole allowed periods (each at least its
+    ``whole`` cost, inf where none can run), a ``restart`` at each resume after a pause (inf: the
+    job cannot pause) and ``finish_cost`` of the last period run.
+
+    Valid for every plan that finishes the job: a plan runs whole periods (its last one too),
+    each doing at most the most work of any option, so it runs at least ``periods`` of them, and
+    it pays its restart cost at each resume. Dynamic programming over the periods, the count of
+    periods run so far capped at ``periods``, running or paused."""
+    K = periods
+    running = np.full(K + 1, np.inf)          # [k]: k periods run, running in this period
+    paused = np.full(K + 1, np.inf)           # [k]: k periods run, not running in this period
+    paused[0] = 0.0
+    best = np.inf
+    resume = np.full(K + 1, restart)
+    resume[0] = 0.0                           # the first start is not a resume
+    for t in range(len(whole)):
+        before = np.minimum(running, paused + resume if np.isfinite(restart) else
+                            np.where(np.arange(K + 1) == 0, paused, np.inf))
+        now = np.full(K + 1, np.inf)
+        now[1:] = before[:-1] + whole[t]
+        now[K] = min(now[K], before[K] + whole[t])   # more periods than needed: still "enough"
+        paused = np.minimum(paused, running)
+        running = now
+        best = min(best, running[K] + finish_cost[t])
+    return best
 
 
 def _paying_work(capacity: np.ndarray, unit: np.ndarray, work: float) -> tuple[float, np.ndarray]:
