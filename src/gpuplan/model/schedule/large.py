@@ -49,7 +49,7 @@ REPAIR_ROUNDS = 3          # guided plans per order: the first, then with its la
 COMPLETED_PLANS = 2        # the best plans (by their own services and nodes) completed by HiGHS
 REINSERT_PASSES = 2        # rounds of re-placing each job of a guided plan with the others in place
 IMPROVE_PASSES = 4         # rounds of re-placing the asap plan's jobs by a guide (tidal week: 121, 33, 13, 6 moved)
-LAGRANGIAN_SHARE = 0.8     # of the time left after the plans, at most, for pricing the separable bound
+LAGRANGIAN_SHARE = 0.7     # of the time left after the plans, at most, for pricing the separable bound
 GUIDED_SHARE = 0.5         # of the time left after the relaxation, at most, for beginning guided plans
 
 

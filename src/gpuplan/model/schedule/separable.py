@@ -90,8 +90,9 @@ def separable_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str) -
 def lagrangian_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str, target: float | None,
                      seconds: float | None) -> float | None:
     """The best bound of subgradient steps on the prices from the first ones (Polyak steps
-    towards ``target``, the best plan's value; at most SUBGRADIENT_STEPS, none begun after
-    ``seconds``). Every step's bound is valid; the best is returned. None as for separable_bound."""
+    towards ``target``, the best plan's value; at most SUBGRADIENT_STEPS, none begun that would
+    end after ``seconds``), then the best prices priced in whole periods. Every step's bound is
+    valid; the best is returned. None as for separable_bound."""
     cost = _cost_form(weights, sense)
     if cost is None:
         return None
@@ -101,21 +102,28 @@ def lagrangian_bound(idx: ScheduleIndex, weights: dict[str, float], sense: str, 
     priced = _priced(idx, cost, prices, fixed)
     if priced is None:
         return None
+    one = time.perf_counter() - started      # a pricing's seconds: no step is begun that would overrun
+
+    def fits(pricings: float) -> bool:
+        return seconds is None or time.perf_counter() - started + pricings * one <= seconds
+
     best, best_prices = priced.value, prices
     if target is not None and np.isfinite(target):
-        best, best_prices = _subgradient(idx, cost, prices, priced, fixed, _sign(sense) * target, started, seconds)
-    # the best prices once more with each job's finish in whole periods with its restarts
-    tighter = _priced(idx, cost, best_prices, fixed, whole_periods=True)
-    return _sign(sense) * max(best, tighter.value if tighter is not None else -np.inf)
+        best, best_prices = _subgradient(idx, cost, prices, priced, fixed, _sign(sense) * target, fits)
+    if fits(2):   # the best prices once more with each job's finish in whole periods with its restarts
+        tighter = _priced(idx, cost, best_prices, fixed, whole_periods=True)
+        best = max(best, tighter.value if tighter is not None else -np.inf)
+    return _sign(sense) * best
 
 
-def _subgradient(idx, cost, prices: Prices, priced: Priced, fixed: Fixed, goal: float, started: float,
-                 seconds: float | None) -> tuple[float, Prices]:
-    """Polyak steps from ``prices`` towards ``goal`` (module docstring); the best bound and its prices."""
+def _subgradient(idx, cost, prices: Prices, priced: Priced, fixed: Fixed, goal: float,
+                 fits) -> tuple[float, Prices]:
+    """Polyak steps from ``prices`` towards ``goal`` (module docstring) while ``fits(1)`` says
+    another pricing fits the time; the best bound and its prices."""
     best, best_prices = priced.value, prices
     scale, idle = STEP_SCALE, 0
     for _ in range(SUBGRADIENT_STEPS):
-        if seconds is not None and time.perf_counter() - started > seconds:
+        if not fits(1):
             break
         gap = goal - priced.value
         if gap <= 1e-9 * max(1.0, abs(goal)):
