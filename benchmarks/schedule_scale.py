@@ -32,7 +32,7 @@ ROWS = {
     "2k": (2000, 100, 6, 3, 168),
     "10k": (10000, 500, 12, 3, 168),
     "100k": (100000, 5000, 50, 4, 168),
-    "tidal_week": ROOT / "datasets" / "schedule" / "tidal_week_3sites.yaml",
+    "tidal_week": ROOT / "instances" / "schedule" / "tidal_week_3sites.yaml",
 }
 ENERGY_TERMS = ("energy_cost", "demand_charge", "carbon_cost")
 

@@ -23,7 +23,7 @@ from gpuplan.verify.schedule.facts import schedule_facts
 from gpuplan.verify.schedule.value import SENSE, TERMS, evaluate, weights
 from schedule_cases import micro
 
-TIDAL_WEEK = Path(__file__).resolve().parents[1] / "datasets" / "schedule" / "tidal_week_3sites.yaml"
+TIDAL_WEEK = Path(__file__).resolve().parents[1] / "instances" / "schedule" / "tidal_week_3sites.yaml"
 BASELINES = {"asap": asap, "carbon_aware": carbon_aware}
 
 

@@ -7,7 +7,7 @@ import pytest
 import gpuplan as gp
 
 ROOT = Path(__file__).resolve().parents[1]
-CASE = ROOT / "datasets" / "schedule"
+CASE = ROOT / "instances" / "schedule"
 DATA = ROOT.parent / "shared" / "data"
 SHIPPED = ["tidal_week_3sites.yaml", "site_series.csv", "service_demand.csv"]
 

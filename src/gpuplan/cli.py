@@ -165,9 +165,9 @@ def batch(
     mip_gap: float = typer.Option(1e-4, "--mip-gap", help="relative gap to stop at"),
     resume: bool = typer.Option(False, "--resume", help="skip instances finished earlier with the same content and options"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace finished results"),
-    problem: str = typer.Option("assignment", help="problem every instance of the batch is solved as"),
-    objective: Optional[str] = typer.Option(None, help="override options.objective: throughput|cost|utilization|fairness"),
-    method: str = typer.Option("milp", help="milp (exact) or greedy (baseline)"),
+    problem: Optional[str] = typer.Option(None, help="problem every instance is solved as (default: each instance's own, from its sections)"),
+    objective: Optional[str] = typer.Option(None, help="the objective of every instance (default: each instance's own; assignment: throughput|cost|utilization|fairness, schedule: cost|carbon|value)"),
+    method: str = typer.Option("milp", help="milp (exact, the default) or a problem's baseline (assignment: greedy; schedule: asap, carbon_aware)"),
 ):
     """Solve many instances, each in its own worker process, into one folder each plus a summary.
 

@@ -114,6 +114,15 @@ def of_instance(instance: Instance) -> Problem:
                      + "; ".join(p.lacking(p.missing_sections(instance)) for p in PROBLEMS.values()))
 
 
+def check_names_of_any(*, objective: str | None = None, method: str | None = None) -> None:
+    """ValueError unless some registered problem knows the objective and the method (a batch of
+    instances each solved as its own problem)."""
+    for kind, name in (("objective", objective), ("method", method)):
+        known = [n for p in PROBLEMS.values() for n in (p.objectives if kind == "objective" else p.methods)]
+        if name is not None and name not in known:
+            raise ValueError(f"unknown {kind} '{name}' for every problem (expected one of {', '.join(dict.fromkeys(known))})")
+
+
 def get(name: str) -> Problem:
     """The registered problem ``name``; ValueError listing the known ones otherwise."""
     try:

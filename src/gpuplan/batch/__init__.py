@@ -26,7 +26,7 @@ def solve_many(
     paths,
     out: str | PathLike | None = None,
     *,
-    problem: str = "assignment",
+    problem: str | None = None,
     workers: int | None = None,
     scheduler=None,
     time_limit: float | None = None,
@@ -46,6 +46,9 @@ def solve_many(
     ``out/summary.csv`` and ``out/summary.parquet``, rewritten as each instance finishes. With
     ``out=None`` nothing is written and the Results are kept in memory, in
     ``frame.attrs["results"]`` (instance name -> Result).
+
+    ``problem``: the problem every instance is solved as (default: each instance's own, from
+    the sections it holds, so one folder may mix problems).
 
     ``workers``: local worker processes (default: the number of cores); ``scheduler``: a Dask
     scheduler address (``tcp://HOST:PORT``) or a ``distributed.Client`` to solve on instead.

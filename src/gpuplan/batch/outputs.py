@@ -38,7 +38,7 @@ BUILD_TIMINGS = ("index_s", "greedy_s", "build_s")  # everything before the hand
 # ---------------------------------------------------------------- summary rows
 
 
-def summary_row(item: Item, outcome: Outcome, problem: str) -> dict:
+def summary_row(item: Item, outcome: Outcome, problem: str | None) -> dict:
     result = outcome.result
     timings = result.timings if result is not None else {}
     build = [timings[k] for k in BUILD_TIMINGS if k in timings]

@@ -68,7 +68,7 @@ class Batch:
     # ------------------------------------------------------------ before any work
 
     @classmethod
-    def prepare(cls, paths, out=None, *, problem: str = "assignment", workers: int | None = None,
+    def prepare(cls, paths, out=None, *, problem: str | None = None, workers: int | None = None,
                 scheduler=None, time_limit: float | None = None, mip_gap: float = 1e-4,
                 objective: str | None = None, method: str = "milp", resume: bool = False,
                 overwrite: bool = False) -> "Batch":
@@ -163,10 +163,13 @@ class Batch:
 
 def solve_options(problem, objective, method, time_limit, mip_gap) -> dict:
     """The keyword arguments of gpuplan.solve for every instance; unknown values raise ValueError."""
-    from ..problems import get
+    from ..problems import check_names_of_any, get
     from ..solver import SolveOptions
 
-    get(problem).check_names(objective=objective, method=method)
+    if problem is None:   # each instance's own problem: names some problem knows
+        check_names_of_any(objective=objective, method=method)
+    else:
+        get(problem).check_names(objective=objective, method=method)
     SolveOptions(time_limit=time_limit, mip_gap=mip_gap)  # raises on a bad time limit or gap
     return {"problem": problem, "objective": objective, "method": method, "time_limit": time_limit,
             "mip_gap": mip_gap, "threads": BATCH_THREADS, "seed": BATCH_SEED}

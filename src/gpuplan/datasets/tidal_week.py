@@ -1,7 +1,7 @@
 """The real schedule case "tidal week": three Chinese sites, one summer week, hourly.
 
 Built from the reference data in ``../shared/data`` (each source's SOURCE.md is cited in
-``datasets/schedule/README.md``, with every assumption made here):
+``instances/schedule/README.md``, with every assumption made here):
 
 - outdoor temperature: CSWD typical-year dry-bulb of Hohhot, Guiyang and Shanghai, the week of
   18-24 July (hour_of_year 4752-4919), the hottest July week of the three: PUE matters most;
