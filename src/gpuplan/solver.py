@@ -347,7 +347,7 @@ class HighsSession:
             highs.addRow(lower, upper, len(columns), columns, cost[columns] / step)
             self._set_common_options(highs, time_limit)
             highs.run()
-            infeasible = str(highs.getModelStatus()).endswith("kInfeasible")
+            infeasible = _lp_status(highs.getModelStatus()) == "infeasible"
             highs.deleteRows(1, np.array([row], dtype=np.int32))
         return target if infeasible else None
 

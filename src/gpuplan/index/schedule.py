@@ -125,6 +125,11 @@ class ScheduleIndex:
         return self.cap_nodes[site, gpu_type, t] * self.gpus_per_node[site, gpu_type]
 
 
+def mode_fractions(idx: ScheduleIndex) -> dict[str, dict[str, float]]:
+    """GPU type -> mode -> throughput fraction."""
+    return {g: {m.id: m.throughput_fraction for m in modes} for g, modes in power_modes(idx.instance).items()}
+
+
 def power_modes(instance: Instance) -> dict[str, list[Mode]]:
     """GPU type -> its modes: the listed ones plus full power (1, 1) unless one is called "full"."""
     modes = {g.id: [] for g in instance.gpu_types}

@@ -40,6 +40,13 @@ class Relaxed:
     work_share: dict[tuple[str, str, str], np.ndarray]
     mean_throughput: dict[tuple[str, str], np.ndarray]
 
+    @classmethod
+    def of(cls, work_share, gpus: dict[tuple[str, str], np.ndarray], delivered: dict[tuple[str, str], np.ndarray]):
+        """From the GPUs running jobs and the throughput fractions they deliver (summed), per pool and period."""
+        mean = {pool: np.where(gpus[pool] > 1e-9, delivered[pool] / np.maximum(gpus[pool], 1e-12), np.nan)
+                for pool in gpus}
+        return cls(work_share, mean)
+
 
 # objective -> weights of (energy price, carbon, the job's own restart and tardiness costs) in a
 # job's cost (models/schedule.md, Objectives: cost charges carbon at its price, carbon counts tonnes)

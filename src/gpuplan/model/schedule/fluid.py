@@ -25,7 +25,7 @@ from collections import defaultdict
 
 import pyomo.environ as pyo
 
-from ...index.schedule import ScheduleIndex, power_modes
+from ...index.schedule import ScheduleIndex, mode_fractions, power_modes
 from ..build import BuiltModel, InfeasibleInstance
 from ..objective import add_objective
 from .jobs import Occupancy, _can_finish
@@ -40,11 +40,6 @@ def pools_of(job, modes_of: dict[str, dict[str, float]]) -> dict[tuple[str, str]
         beta = modes_of[option.gpu_type][option.mode]
         pools.setdefault((option.site, option.gpu_type), (option.gpus, option.work / beta))
     return pools
-
-
-def mode_fractions(idx: ScheduleIndex) -> dict[str, dict[str, float]]:
-    """GPU type -> mode -> throughput fraction."""
-    return {g: {m.id: m.throughput_fraction for m in modes} for g, modes in power_modes(idx.instance).items()}
 
 
 def build_fluid(idx: ScheduleIndex, objective: str, sense: str, weights) -> BuiltModel:

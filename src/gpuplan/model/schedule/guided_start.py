@@ -16,8 +16,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ...heuristics.schedule.guided import Relaxed, guided
-from ...index.schedule import ScheduleIndex
-from .fluid import mode_fractions
+from ...index.schedule import ScheduleIndex, mode_fractions
 from .rounding import job_binaries
 
 
@@ -48,8 +47,7 @@ def relaxed_from_exact(built, lp: dict[int, float]) -> Relaxed:
         option = job.options[o]
         for t in starts:
             add(job, option, list(range(t, t + job.duration(option))), lp.get(id(m.begin[j, o, t]), 0.0))
-    mean = {pool: np.where(gpus[pool] > 1e-9, delivered[pool] / np.maximum(gpus[pool], 1e-12), np.nan) for pool in gpus}
-    return Relaxed(share, mean)
+    return Relaxed.of(share, gpus, delivered)
 
 
 def set_plan_binaries(built, placements) -> None:

@@ -26,10 +26,10 @@ from ...heuristics.schedule import asap, carbon_aware
 from ...heuristics.schedule.baselines import deadline_order
 from ...heuristics.schedule.guided import Relaxed, guided, improved, relaxed_order
 from ...heuristics.schedule.periods import earliest
-from ...index.schedule import ScheduleIndex
+from ...index.schedule import ScheduleIndex, mode_fractions
 from ...solver import HighsSession, Relaxation, remaining, tighter_bound
 from .completion import build_completion, complete_by_rounding
-from .fluid import build_fluid, mode_fractions
+from .fluid import build_fluid
 from .separable import lagrangian_bound, separable_relaxed
 
 # Columns of the exact model above which it is not built: HiGHS did not solve the LP of a
@@ -85,7 +85,10 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     """The best plan with the fluid bound, or None when no plan was found (the reason in timings)."""
     from ...verify.schedule.value import evaluate
 
+    from .solve import WEIGHTS
+
     options = request.options
+    term_weights = WEIGHTS[request.objective]
     columns = fluid_columns(idx)
     left = remaining(options, request.started)
     expected = columns * FLUID_SECONDS_PER_COLUMN
@@ -120,8 +123,7 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     left = remaining(options, request.started)
     until = None if left is None else time.perf_counter() + GUIDED_SHARE * left
     guides = [("relaxation-guided", relaxed_values(fluid))] if solved else []
-    from .solve import WEIGHTS
-    separable = separable_relaxed(idx, WEIGHTS[request.objective], sense)
+    separable = separable_relaxed(idx, term_weights, sense)
     if separable is not None:
         guides.append(("separable-guided", separable))
     for label, relaxed in guides:
@@ -150,21 +152,19 @@ def solve_large(idx: ScheduleIndex, facts, request, sense: str, weights, timings
     value = _signed(value, sense)
     how = "services, nodes and energy completed by HiGHS" if completed else "its own services and nodes"
     left = remaining(options, request.started)
-    bound, bound_text = _bound(idx, request.objective, sense, relaxation, value,
+    bound, bound_text = _bound(idx, term_weights, sense, relaxation, value,
                                None if left is None else LAGRANGIAN_SHARE * left)
     return LargePlan(placements, services, nodes_on, value, bound, relaxation.status,
                      f"large instance: the {name} plan's jobs, {how}; {bound_text}", values)
 
 
-def _bound(idx, objective: str, sense: str, relaxation: Relaxation, target: float,
+def _bound(idx, term_weights: dict[str, float], sense: str, relaxation: Relaxation, target: float,
            seconds: float | None) -> tuple[float | None, str]:
     """The tighter of the fluid relaxation's bound (when solved) and the Lagrangian bound of the
     separable relaxation (its prices stepped towards ``target``, the best plan's value, for at
     most ``seconds``), and where it comes from."""
-    from .solve import WEIGHTS
-
     fluid = relaxation.bound if relaxation.status == "optimal" else None
-    bound = tighter_bound(fluid, lagrangian_bound(idx, WEIGHTS[objective], sense, target, seconds), sense)
+    bound = tighter_bound(fluid, lagrangian_bound(idx, term_weights, sense, target, seconds), sense)
     fluid_text = "" if fluid is not None else f"; the fluid relaxation {_ended(relaxation.status)}"
     if bound is None:
         return None, f"no bound{fluid_text}"
@@ -216,8 +216,7 @@ def relaxed_values(fluid) -> Relaxed:
         value = var.value or 0.0
         gpus.setdefault((s, g), np.zeros(T))[t] += value
         delivered.setdefault((s, g), np.zeros(T))[t] += betas[g][mode] * value
-    mean = {key: np.where(gpus[key] > 1e-9, delivered[key] / np.maximum(gpus[key], 1e-12), np.nan) for key in gpus}
-    return Relaxed(share, mean)
+    return Relaxed.of(share, gpus, delivered)
 
 
 def _complete(idx, plan, request, sense, weights):

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...heuristics.schedule.guided import Relaxed
-from ...index.schedule import JobPlan, ScheduleIndex, ServicePlan, power_modes
+from ...index.schedule import JobPlan, ScheduleIndex, ServicePlan, mode_fractions
 
 # Terms the bound counts at zero or through prices: valid only while each is at least zero in the cost form.
 DROPPED_TERMS = ("demand_charge", "wake_cost", "restart_cost", "migration_cost")
@@ -163,28 +163,29 @@ def first_prices(idx: ScheduleIndex, cost: dict[str, float]) -> Prices:
 
 @dataclass
 class Fixed:
-    """What the prices do not change, as arrays: GPUs per pool and period, grid limit (inf where
-    none) and PUE per site and period."""
+    """What the prices do not change, as arrays: GPUs per pool and period, grid limit (0 where
+    none), whether there is one, and PUE per site and period."""
 
     caps: dict[tuple[str, str], np.ndarray]
     limits: dict[str, np.ndarray]
+    limited: dict[str, np.ndarray]
     pue: dict[str, np.ndarray]
 
     @classmethod
     def of(cls, idx: ScheduleIndex) -> "Fixed":
         T = range(idx.periods)
+        limits = {s: np.array([idx.energy.grid_limit_kw.get((s, t), np.inf) for t in T]) for s in idx.sites}
         return cls(caps={(s, g): np.array([idx.cap_gpus(s, g, t) for t in T], dtype=float) for s, g in idx.pairs},
-                   limits={s: np.array([idx.energy.grid_limit_kw.get((s, t), np.inf) for t in T]) for s in idx.sites},
+                   limits={s: np.where(np.isfinite(v), v, 0.0) for s, v in limits.items()},
+                   limited={s: np.isfinite(v) for s, v in limits.items()},
                    pue={s: np.array([idx.energy.pue[s, t] for t in T]) for s in idx.sites})
 
 
 def _step(idx, prices: Prices, priced: Priced, fixed: Fixed, length: float) -> Prices | None:
     """Prices moved along the subgradient (the coupling rows' excess in the relaxed solution)
     by a Polyak step of ``length`` / |g|^2, projected back on their domains."""
-    caps, limits = fixed.caps, fixed.limits
-    g_gpu = {pool: priced.busy.get(pool, np.zeros(idx.periods)) - caps[pool] for pool in idx.pairs}
-    g_grid = {s: np.where(np.isfinite(limits[s]), priced.facility_kw[s] - np.where(np.isfinite(limits[s]), limits[s], 0.0), 0.0)
-              for s in idx.sites}
+    g_gpu = {pool: priced.busy.get(pool, np.zeros(idx.periods)) - fixed.caps[pool] for pool in idx.pairs}
+    g_grid = {s: np.where(fixed.limited[s], priced.facility_kw[s] - fixed.limits[s], 0.0) for s in idx.sites}
     # the peak's prices stay on their simplex: only the part of the facility power off its mean moves them
     g_peak = {s: (priced.facility_kw[s] - priced.facility_kw[s].mean()) if prices.peak[s].sum() > 0
               else np.zeros(idx.periods) for s in idx.sites}
@@ -216,15 +217,18 @@ def _priced(idx: ScheduleIndex, cost: dict[str, float], prices: Prices, fixed: F
     alone has no solution. ``whole_periods``: each job's finish also priced in whole periods with
     its restarts (tighter, slower; the relaxed solution stays the fractional one)."""
     fixed = fixed or Fixed.of(idx)
-    caps, limits = fixed.caps, fixed.limits
+    caps = fixed.caps
     kappa = _kw_cost(idx, cost, prices)
     share = _busy_share(idx, kappa)
-    total = _node_constant(idx, kappa)
-    total -= sum(float(prices.gpu[pool] @ caps[pool]) for pool in idx.pairs)
-    total -= sum(float(prices.grid[s] @ np.where(np.isfinite(limits[s]), limits[s], 0.0)) for s in idx.sites)
     it_kw = {s: np.zeros(idx.periods) for s in idx.sites}
     busy = {pool: np.zeros(idx.periods) for pool in idx.pairs}
-    _node_power(idx, kappa, it_kw)
+    total = 0.0
+    for s, g in idx.pairs:   # nodes' idle power not carried by busy GPUs: a constant
+        node_kw = _node_kw(idx, s, g, kappa)
+        it_kw[s] += node_kw
+        total += float(kappa[s] @ node_kw)
+    total -= sum(float(prices.gpu[pool] @ caps[pool]) for pool in idx.pairs)
+    total -= sum(float(prices.grid[s] @ fixed.limits[s]) for s in idx.sites)
     jobs = {}
     for job in idx.jobs:
         alone = _job_bound(job, kappa, share, cost, prices.gpu, caps, whole_periods)
@@ -277,15 +281,6 @@ def _node_kw(idx: ScheduleIndex, s: str, g: str, kappa) -> np.ndarray:
     return np.where(_attributed(idx, s, kappa[s]), 0.0, per_node * nodes)
 
 
-def _node_constant(idx: ScheduleIndex, kappa) -> float:
-    return float(sum(kappa[s] @ _node_kw(idx, s, g, kappa) for s, g in idx.pairs))
-
-
-def _node_power(idx: ScheduleIndex, kappa, it_kw) -> None:
-    for s, g in idx.pairs:
-        it_kw[s] += _node_kw(idx, s, g, kappa)
-
-
 @dataclass
 class JobAlone:
     """The job priced alone: its least cost, the work it does in each allowed period in that
@@ -329,8 +324,10 @@ def _job_bound(job: JobPlan, kappa, share, cost, gpu_price, caps, whole_periods:
     capacity, unit, option, whole = (_job_periods(job, kappa, share, gpu_price, caps) if n
                                      else (np.zeros(0), np.zeros(0), np.zeros(0, int), np.zeros(0)))
     best = JobAlone(np.inf, np.zeros(n), option)
+    unfinished = np.inf
     if not job.required:
         best.value, best.work = _paying_work(capacity, unit, job.work)
+        unfinished = best.value
     if n:
         order = np.argsort(unit, kind="stable")
         earned = cost.get("job_value", 0.0) * job.value
@@ -357,7 +354,6 @@ def _job_bound(job: JobPlan, kappa, share, cost, gpu_price, caps, whole_periods:
             periods = max(1, int(np.ceil(job.work / capacity.max() - 1e-9))) if capacity.max() > 0 else n + 1
             whole_finish = _finish_in_whole_periods(whole, periods, restart, tardiness + earned)
             # a finish is at least both relaxations; the better of finishing and not finishing
-            unfinished = _paying_work(capacity, unit, job.work)[0] if not job.required else np.inf
             best.value = min(max(float(finish.min()), whole_finish), unfinished)
     return best if np.isfinite(best.value) else None
 
@@ -421,7 +417,7 @@ def separable_relaxed(idx: ScheduleIndex, weights: dict[str, float], sense: str)
     priced = None if cost is None else _priced(idx, cost, first_prices(idx, cost))
     if priced is None:
         return None
-    betas = {g: {m.id: m.throughput_fraction for m in modes} for g, modes in power_modes(idx.instance).items()}
+    betas = mode_fractions(idx)
     share: dict[tuple[str, str, str], np.ndarray] = {}
     gpus, delivered = {}, {}
     for job in idx.jobs:
@@ -435,8 +431,7 @@ def separable_relaxed(idx: ScheduleIndex, weights: dict[str, float], sense: str)
             share.setdefault((job.id, *pool), np.zeros(idx.periods))[t] += fraction
             gpus.setdefault(pool, np.zeros(idx.periods))[t] += fraction * option.gpus
             delivered.setdefault(pool, np.zeros(idx.periods))[t] += fraction * option.gpus * betas[option.gpu_type][option.mode]
-    mean = {pool: np.where(gpus[pool] > 1e-9, delivered[pool] / np.maximum(gpus[pool], 1e-12), np.nan) for pool in gpus}
-    return Relaxed(share, mean)
+    return Relaxed.of(share, gpus, delivered)
 
 
 def _service_bound(idx: ScheduleIndex, service: ServicePlan, kappa, share, cost, gpu_price, caps, busy,
